@@ -1,0 +1,1 @@
+//! crypto (under construction).

@@ -1,0 +1,17 @@
+//! claudemesh: one binary, several roles (CLI verbs, broker). Parses argv, dispatches, maps errors to exit codes.
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod broker;
+mod cli;
+mod client;
+mod config;
+mod crypto;
+mod i18n;
+mod output;
+mod proto;
+mod store;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

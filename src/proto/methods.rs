@@ -1,0 +1,396 @@
+//! Parameter, result and notification payload types of every v1 method. Field names are the wire names.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{KeyHex, MeshId, MessageId};
+use super::invite::Role;
+
+// ---- method names -------------------------------------------------------------------------------------------
+
+pub(crate) mod method {
+    pub(crate) const AUTH_CHALLENGE: &str = "auth.challenge";
+    pub(crate) const AUTH_HELLO: &str = "auth.hello";
+    pub(crate) const MESH_CREATE: &str = "mesh.create";
+    pub(crate) const MESH_INFO: &str = "mesh.info";
+    pub(crate) const MESH_RENAME: &str = "mesh.rename";
+    pub(crate) const MESH_LEAVE: &str = "mesh.leave";
+    pub(crate) const PEER_LIST: &str = "peer.list";
+    pub(crate) const PRESENCE_SET: &str = "presence.set";
+    pub(crate) const GROUP_JOIN: &str = "group.join";
+    pub(crate) const GROUP_LEAVE: &str = "group.leave";
+    pub(crate) const MESSAGE_SEND: &str = "message.send";
+    pub(crate) const MESSAGE_ACK: &str = "message.ack";
+    pub(crate) const MESSAGE_STATUS: &str = "message.status";
+    pub(crate) const INVITE_CREATE: &str = "invite.create";
+    pub(crate) const INVITE_REDEEM: &str = "invite.redeem";
+    pub(crate) const PING: &str = "ping";
+    // server notifications
+    pub(crate) const MESSAGE_DELIVER: &str = "message.deliver";
+    pub(crate) const INBOX_SYNCED: &str = "inbox.synced";
+    pub(crate) const PEER_JOINED: &str = "peer.joined";
+    pub(crate) const PEER_LEFT: &str = "peer.left";
+    pub(crate) const PEER_UPDATED: &str = "peer.updated";
+}
+
+// ---- shared types -------------------------------------------------------------------------------------------
+
+/// A peer's self-reported activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Status {
+    #[default]
+    Idle,
+    Working,
+    Dnd,
+}
+
+impl Status {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Status::Idle => "idle",
+            Status::Working => "working",
+            Status::Dnd => "dnd",
+        }
+    }
+}
+
+/// How urgently a message should surface in the recipient's Claude Code session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Priority {
+    Now,
+    #[default]
+    Next,
+    Low,
+}
+
+impl Priority {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Priority::Now => "now",
+            Priority::Next => "next",
+            Priority::Low => "low",
+        }
+    }
+}
+
+/// A member's proof that a session key speaks for it (signature over `attestation_bytes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Attestation {
+    pub issued_at_ms: u64,
+    pub signature: String,
+}
+
+/// One group membership.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GroupRef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+/// A peer as other peers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PeerInfo {
+    /// The peer's session key: its stable id and the key messages are sealed to.
+    pub id: KeyHex,
+    pub name: String,
+    pub member_key: KeyHex,
+    pub attestation: Attestation,
+    pub role: Role,
+    pub status: Status,
+    pub summary: String,
+    pub visible: bool,
+    pub groups: Vec<GroupRef>,
+    pub online: bool,
+    pub last_seen_ms: u64,
+}
+
+// ---- auth ---------------------------------------------------------------------------------------------------
+
+/// Sent by the broker as the first frame of every connection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ChallengeParams {
+    /// 32 random bytes, base64url without padding.
+    pub nonce: String,
+    pub protocol: String,
+    pub broker_version: String,
+    pub server_time_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HelloParams {
+    pub mesh_id: MeshId,
+    pub member_key: KeyHex,
+    pub session_key: KeyHex,
+    pub attestation: Attestation,
+    /// Requested display name; the broker may add a suffix to keep names unique in the mesh.
+    pub name: String,
+    /// Free-form client description (`claudemesh-cli/0.1.0`), at most 64 chars.
+    #[serde(default)]
+    pub client: Option<String>,
+    /// Session-key signature over `hello_bytes`.
+    pub signature: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct HelloResult {
+    pub peer: PeerInfo,
+    pub mesh: MeshSummary,
+    /// Deliveries queued for this peer; they follow as `message.deliver`, then one `inbox.synced`.
+    pub backlog: u64,
+    pub grace_secs: u64,
+    pub ping_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct MeshSummary {
+    pub id: MeshId,
+    pub name: String,
+}
+
+// ---- mesh ---------------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MeshCreateParams {
+    pub mesh_id: MeshId,
+    pub name: String,
+    pub owner_key: KeyHex,
+    /// Owner-key signature over `mesh_create_bytes`.
+    pub signature: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct MeshInfoResult {
+    pub id: MeshId,
+    pub name: String,
+    pub owner_key: KeyHex,
+    pub created_at_ms: u64,
+    pub members: u64,
+    pub peers_online: u64,
+    pub your_role: Role,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Limits {
+    pub max_frame_bytes: u64,
+    pub max_body_bytes: u64,
+    pub max_recipients: u64,
+    pub default_ttl_secs: u64,
+    pub max_ttl_secs: u64,
+    pub send_rate_per_sec: u64,
+    pub send_burst: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MeshRenameParams {
+    pub name: String,
+}
+
+// ---- peers, presence, groups --------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PeerListResult {
+    pub peers: Vec<PeerInfo>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PresenceSetParams {
+    #[serde(default)]
+    pub status: Option<Status>,
+    /// At most 280 chars.
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub visible: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GroupParams {
+    pub name: String,
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+/// Result of presence.set / group.join / group.leave: the caller's peer as others now see it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PeerResult {
+    pub peer: PeerInfo,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PeerLeftParams {
+    pub id: KeyHex,
+    pub name: String,
+}
+
+// ---- messages -----------------------------------------------------------------------------------------------
+
+/// One recipient's sealed copy: `crypto_box_easy(plaintext, nonce, recipient_x25519, sender_x25519)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Envelope {
+    pub to: KeyHex,
+    /// 24 bytes, standard base64.
+    pub nonce: String,
+    /// MAC‖ciphertext, standard base64.
+    pub ciphertext: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SendParams {
+    /// Client message id (UUIDv7); (sender, id, recipient) is the idempotency key.
+    pub id: MessageId,
+    /// Target as the sender wrote it: `<peer name>`, `@group` or `*` (for receipts and display).
+    pub to: String,
+    #[serde(default)]
+    pub priority: Priority,
+    /// Time to live while queued; default and maximum in `Limits`.
+    #[serde(default)]
+    pub ttl_secs: Option<u64>,
+    pub envelopes: Vec<Envelope>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SendResult {
+    pub id: MessageId,
+    /// Deliveries newly stored by this call.
+    pub accepted: u64,
+    /// Deliveries that already existed (a retry); not stored again.
+    pub duplicates: u64,
+    pub expires_at_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AckParams {
+    /// Broker delivery ids from `message.deliver`.
+    pub deliveries: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct AckResult {
+    pub acked: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatusParams {
+    pub id: MessageId,
+}
+
+/// Per-recipient delivery state as the broker knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum DeliveryState {
+    Queued,
+    Delivered,
+    Expired,
+}
+
+impl DeliveryState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Queued => "queued",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RecipientStatus {
+    pub peer: KeyHex,
+    pub name: String,
+    pub state: DeliveryState,
+    #[serde(default)]
+    pub delivered_at_ms: Option<u64>,
+    pub attempts: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StatusResult {
+    pub id: MessageId,
+    pub to: String,
+    pub priority: Priority,
+    pub created_at_ms: u64,
+    pub expires_at_ms: u64,
+    /// The least advanced recipient state (`queued` while any recipient is still queued).
+    pub state: DeliveryState,
+    pub recipients: Vec<RecipientStatus>,
+}
+
+/// Pushed to a recipient; acknowledge with `message.ack` after storing it durably.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct DeliverParams {
+    /// Broker delivery id (what `message.ack` takes).
+    pub delivery: u64,
+    pub id: MessageId,
+    /// Sender session key; the envelope only opens under this key, which is what proves the sender.
+    pub from: KeyHex,
+    pub from_name: String,
+    pub from_member: KeyHex,
+    pub to: String,
+    pub priority: Priority,
+    pub sent_at_ms: u64,
+    pub nonce: String,
+    pub ciphertext: String,
+    /// 1 on first push, higher on redelivery.
+    pub attempt: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct InboxSyncedParams {
+    pub count: u64,
+}
+
+/// What the sender seals: the body plus the ids that bind it to its envelope (so the broker cannot replay a
+/// ciphertext under another message id or mesh).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SealedBody {
+    pub v: u32,
+    pub id: MessageId,
+    pub mesh: MeshId,
+    pub kind: String,
+    pub body: String,
+    pub sent_at_ms: u64,
+}
+
+// ---- invites ------------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InviteCreateParams {
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct InviteCreateResult {
+    pub invite_id: String,
+    pub expires_at: u64,
+    pub uses: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RedeemParams {
+    pub token: String,
+    pub member_key: KeyHex,
+    pub name: String,
+    /// New member key's signature over `redeem_bytes`.
+    pub signature: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RedeemResult {
+    pub mesh: MeshSummary,
+    pub role: Role,
+    pub already_member: bool,
+}
