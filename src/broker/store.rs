@@ -1,0 +1,531 @@
+//! Broker schema and queries: meshes, members, peers, invites, messages and per-recipient deliveries.
+//! Every function here runs on the store thread (see `db`), inside a transaction.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::db::StoreError;
+use crate::proto::{
+    Attestation, DeliverParams, DeliveryState, ErrorCode, GroupRef, KeyHex, MeshId, MessageId, Priority,
+    RecipientStatus, Role, Status,
+};
+
+const SCHEMA_VERSION: i64 = 1;
+
+pub(crate) fn migrate(c: &Connection) -> rusqlite::Result<()> {
+    let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if v < 1 {
+        c.execute_batch(
+            "BEGIN;
+            CREATE TABLE meshes(id TEXT PRIMARY KEY, name TEXT NOT NULL, owner_key TEXT NOT NULL, created_at INTEGER NOT NULL);
+            CREATE TABLE members(mesh_id TEXT NOT NULL REFERENCES meshes(id), member_key TEXT NOT NULL, role TEXT NOT NULL,
+                name TEXT NOT NULL, joined_at INTEGER NOT NULL, invite_id TEXT, PRIMARY KEY(mesh_id, member_key));
+            CREATE TABLE peers(mesh_id TEXT NOT NULL, session_key TEXT NOT NULL, member_key TEXT NOT NULL, name TEXT NOT NULL,
+                attest_at INTEGER NOT NULL, attest_sig TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'idle',
+                summary TEXT NOT NULL DEFAULT '', visible INTEGER NOT NULL DEFAULT 1, groups TEXT NOT NULL DEFAULT '[]',
+                last_seen INTEGER NOT NULL, created_at INTEGER NOT NULL,
+                PRIMARY KEY(mesh_id, session_key), UNIQUE(mesh_id, name));
+            CREATE TABLE invites(id TEXT PRIMARY KEY, mesh_id TEXT NOT NULL, issuer TEXT NOT NULL, role TEXT NOT NULL,
+                expires_at INTEGER NOT NULL, max_uses INTEGER NOT NULL, uses INTEGER NOT NULL DEFAULT 0, token TEXT NOT NULL,
+                created_at INTEGER NOT NULL, revoked_at INTEGER);
+            CREATE TABLE messages(mesh_id TEXT NOT NULL, sender TEXT NOT NULL, id TEXT NOT NULL, sender_member TEXT NOT NULL,
+                to_spec TEXT NOT NULL, priority TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+                PRIMARY KEY(mesh_id, sender, id));
+            CREATE TABLE deliveries(seq INTEGER PRIMARY KEY AUTOINCREMENT, mesh_id TEXT NOT NULL, sender TEXT NOT NULL,
+                msg_id TEXT NOT NULL, recipient TEXT NOT NULL, nonce TEXT, ciphertext TEXT, state INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, delivered_at INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
+                UNIQUE(mesh_id, sender, msg_id, recipient));
+            CREATE INDEX deliveries_pending ON deliveries(mesh_id, recipient, state, seq);
+            CREATE INDEX deliveries_expiry ON deliveries(state, expires_at);
+            PRAGMA user_version = 1;
+            COMMIT;",
+        )?;
+    }
+    debug_assert!(SCHEMA_VERSION == 1);
+    Ok(())
+}
+
+fn reject(code: ErrorCode, msg: impl Into<String>) -> StoreError {
+    StoreError::Rejected(code, msg.into())
+}
+
+// ---- meshes and members --------------------------------------------------------------------------------------
+
+pub(crate) struct MeshRow {
+    pub id: MeshId,
+    pub name: String,
+    pub owner_key: KeyHex,
+    pub created_at: u64,
+}
+
+pub(crate) fn create_mesh(c: &Connection, id: &MeshId, name: &str, owner: &KeyHex, now: u64) -> Result<(), StoreError> {
+    let exists: bool = c.query_row("SELECT 1 FROM meshes WHERE id=?1", [id.as_str()], |_| Ok(true)).optional()?.is_some();
+    if exists {
+        return Err(reject(ErrorCode::AlreadyExists, "a mesh with this id already exists"));
+    }
+    c.execute("INSERT INTO meshes(id,name,owner_key,created_at) VALUES(?1,?2,?3,?4)", params![id.as_str(), name, owner.to_string(), now])?;
+    c.execute(
+        "INSERT INTO members(mesh_id,member_key,role,name,joined_at) VALUES(?1,?2,'owner',?3,?4)",
+        params![id.as_str(), owner.to_string(), "owner", now],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn mesh(c: &Connection, id: &MeshId) -> Result<Option<MeshRow>, StoreError> {
+    Ok(c.query_row("SELECT id,name,owner_key,created_at FROM meshes WHERE id=?1", [id.as_str()], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u64>(3)?))
+    })
+    .optional()?
+    .and_then(|(id, name, owner, created_at)| {
+        Some(MeshRow { id: MeshId::try_from(id).ok()?, name, owner_key: owner.parse().ok()?, created_at })
+    }))
+}
+
+pub(crate) fn rename_mesh(c: &Connection, id: &MeshId, name: &str) -> Result<(), StoreError> {
+    c.execute("UPDATE meshes SET name=?2 WHERE id=?1", params![id.as_str(), name])?;
+    Ok(())
+}
+
+pub(crate) fn member_role(c: &Connection, mesh: &MeshId, member: &KeyHex) -> Result<Option<Role>, StoreError> {
+    let role: Option<String> = c
+        .query_row("SELECT role FROM members WHERE mesh_id=?1 AND member_key=?2", params![mesh.as_str(), member.to_string()], |r| r.get(0))
+        .optional()?;
+    Ok(role.and_then(|r| Role::parse(&r)))
+}
+
+pub(crate) fn count_members(c: &Connection, mesh: &MeshId) -> Result<u64, StoreError> {
+    Ok(c.query_row("SELECT count(*) FROM members WHERE mesh_id=?1", [mesh.as_str()], |r| r.get(0))?)
+}
+
+/// Removes a member, its peers and every delivery still queued for them. Returns the removed peers.
+pub(crate) fn remove_member(c: &Connection, mesh: &MeshId, member: &KeyHex) -> Result<Vec<(KeyHex, String)>, StoreError> {
+    let peers = peers_of_member(c, mesh, member)?;
+    for (key, _) in &peers {
+        c.execute(
+            "UPDATE deliveries SET state=2, nonce=NULL, ciphertext=NULL WHERE mesh_id=?1 AND recipient=?2 AND state=0",
+            params![mesh.as_str(), key.to_string()],
+        )?;
+    }
+    c.execute("DELETE FROM peers WHERE mesh_id=?1 AND member_key=?2", params![mesh.as_str(), member.to_string()])?;
+    c.execute("DELETE FROM members WHERE mesh_id=?1 AND member_key=?2", params![mesh.as_str(), member.to_string()])?;
+    Ok(peers)
+}
+
+fn peers_of_member(c: &Connection, mesh: &MeshId, member: &KeyHex) -> Result<Vec<(KeyHex, String)>, StoreError> {
+    let mut st = c.prepare_cached("SELECT session_key, name FROM peers WHERE mesh_id=?1 AND member_key=?2")?;
+    let rows = st.query_map(params![mesh.as_str(), member.to_string()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (k, n) = row?;
+        if let Ok(k) = k.parse() {
+            out.push((k, n));
+        }
+    }
+    Ok(out)
+}
+
+// ---- peers ---------------------------------------------------------------------------------------------------
+
+/// A peer row (everything of `PeerInfo` except `online`, which the hub knows).
+#[derive(Debug, Clone)]
+pub(crate) struct PeerRow {
+    pub id: KeyHex,
+    pub name: String,
+    pub member_key: KeyHex,
+    pub attestation: Attestation,
+    pub role: Role,
+    pub status: Status,
+    pub summary: String,
+    pub visible: bool,
+    pub groups: Vec<GroupRef>,
+    pub last_seen_ms: u64,
+}
+
+const PEER_COLS: &str = "p.session_key, p.name, p.member_key, p.attest_at, p.attest_sig, m.role, p.status, p.summary, p.visible, p.groups, p.last_seen";
+
+fn peer_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<PeerRow>> {
+    let id: String = r.get(0)?;
+    let member: String = r.get(2)?;
+    let role: String = r.get(5)?;
+    let status: String = r.get(6)?;
+    let groups: String = r.get(9)?;
+    let (Ok(id), Ok(member_key), Some(role)) = (id.parse(), member.parse(), Role::parse(&role)) else {
+        return Ok(None);
+    };
+    Ok(Some(PeerRow {
+        id,
+        name: r.get(1)?,
+        member_key,
+        attestation: Attestation { issued_at_ms: r.get(3)?, signature: r.get(4)? },
+        role,
+        status: serde_json::from_value(serde_json::Value::String(status)).unwrap_or_default(),
+        summary: r.get(7)?,
+        visible: r.get::<_, i64>(8)? != 0,
+        groups: serde_json::from_str(&groups).unwrap_or_default(),
+        last_seen_ms: r.get(10)?,
+    }))
+}
+
+pub(crate) fn peer(c: &Connection, mesh: &MeshId, id: &KeyHex) -> Result<Option<PeerRow>, StoreError> {
+    let sql = format!(
+        "SELECT {PEER_COLS} FROM peers p JOIN members m ON m.mesh_id=p.mesh_id AND m.member_key=p.member_key
+         WHERE p.mesh_id=?1 AND p.session_key=?2"
+    );
+    Ok(c.query_row(&sql, params![mesh.as_str(), id.to_string()], peer_from_row).optional()?.flatten())
+}
+
+pub(crate) fn peers(c: &Connection, mesh: &MeshId) -> Result<Vec<PeerRow>, StoreError> {
+    let sql = format!(
+        "SELECT {PEER_COLS} FROM peers p JOIN members m ON m.mesh_id=p.mesh_id AND m.member_key=p.member_key
+         WHERE p.mesh_id=?1 ORDER BY p.name"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st.query_map([mesh.as_str()], peer_from_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        if let Some(p) = row? {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// Registers (or refreshes) a session after a verified hello. A new session gets the requested name, or the
+/// first free `name-N`; a known session keeps the name it has (identity must not churn).
+pub(crate) fn upsert_peer(
+    c: &Connection,
+    mesh: &MeshId,
+    session: &KeyHex,
+    member: &KeyHex,
+    requested: &str,
+    att: &Attestation,
+    now: u64,
+) -> Result<PeerRow, StoreError> {
+    let owner: Option<String> = c
+        .query_row("SELECT member_key FROM peers WHERE mesh_id=?1 AND session_key=?2", params![mesh.as_str(), session.to_string()], |r| r.get(0))
+        .optional()?;
+    match owner {
+        Some(owner) if owner != member.to_string() => {
+            return Err(reject(ErrorCode::AuthFailed, "this session key belongs to another member"));
+        }
+        Some(_) => {
+            c.execute(
+                "UPDATE peers SET attest_at=?3, attest_sig=?4, last_seen=?5 WHERE mesh_id=?1 AND session_key=?2",
+                params![mesh.as_str(), session.to_string(), att.issued_at_ms, att.signature, now],
+            )?;
+        }
+        None => {
+            let mut name = requested.to_string();
+            let mut n = 2;
+            while c.query_row("SELECT 1 FROM peers WHERE mesh_id=?1 AND name=?2", params![mesh.as_str(), name], |_| Ok(())).optional()?.is_some() {
+                name = format!("{requested}-{n}");
+                n += 1;
+            }
+            c.execute(
+                "INSERT INTO peers(mesh_id,session_key,member_key,name,attest_at,attest_sig,last_seen,created_at)
+                 VALUES(?1,?2,?3,?4,?5,?6,?7,?7)",
+                params![mesh.as_str(), session.to_string(), member.to_string(), name, att.issued_at_ms, att.signature, now],
+            )?;
+        }
+    }
+    peer(c, mesh, session)?.ok_or_else(|| reject(ErrorCode::Internal, "peer vanished after insert"))
+}
+
+pub(crate) fn touch_peer(c: &Connection, mesh: &MeshId, id: &KeyHex, now: u64) -> Result<(), StoreError> {
+    c.execute("UPDATE peers SET last_seen=?3 WHERE mesh_id=?1 AND session_key=?2", params![mesh.as_str(), id.to_string(), now])?;
+    Ok(())
+}
+
+pub(crate) fn set_presence(
+    c: &Connection,
+    mesh: &MeshId,
+    id: &KeyHex,
+    status: Option<Status>,
+    summary: Option<&str>,
+    visible: Option<bool>,
+) -> Result<PeerRow, StoreError> {
+    if let Some(s) = status {
+        c.execute("UPDATE peers SET status=?3 WHERE mesh_id=?1 AND session_key=?2", params![mesh.as_str(), id.to_string(), s.as_str()])?;
+    }
+    if let Some(s) = summary {
+        c.execute("UPDATE peers SET summary=?3 WHERE mesh_id=?1 AND session_key=?2", params![mesh.as_str(), id.to_string(), s])?;
+    }
+    if let Some(v) = visible {
+        c.execute("UPDATE peers SET visible=?3 WHERE mesh_id=?1 AND session_key=?2", params![mesh.as_str(), id.to_string(), v as i64])?;
+    }
+    peer(c, mesh, id)?.ok_or_else(|| reject(ErrorCode::NotFound, "peer not found"))
+}
+
+pub(crate) fn set_groups(c: &Connection, mesh: &MeshId, id: &KeyHex, groups: &[GroupRef]) -> Result<PeerRow, StoreError> {
+    let json = serde_json::to_string(groups).map_err(|e| reject(ErrorCode::Internal, e.to_string()))?;
+    c.execute("UPDATE peers SET groups=?3 WHERE mesh_id=?1 AND session_key=?2", params![mesh.as_str(), id.to_string(), json])?;
+    peer(c, mesh, id)?.ok_or_else(|| reject(ErrorCode::NotFound, "peer not found"))
+}
+
+// ---- invites -------------------------------------------------------------------------------------------------
+
+pub(crate) struct InviteRow {
+    pub mesh_id: String,
+    pub issuer: String,
+    pub role: String,
+    pub expires_at: u64,
+    pub max_uses: u32,
+    pub uses: u32,
+    pub revoked: bool,
+}
+
+pub(crate) fn insert_invite(c: &Connection, inv: &crate::proto::Invite, token: &str, now: u64) -> Result<(), StoreError> {
+    let exists = c.query_row("SELECT 1 FROM invites WHERE id=?1", [&inv.id], |_| Ok(())).optional()?.is_some();
+    if exists {
+        return Err(reject(ErrorCode::AlreadyExists, "an invite with this id already exists"));
+    }
+    c.execute(
+        "INSERT INTO invites(id,mesh_id,issuer,role,expires_at,max_uses,token,created_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+        params![inv.id, inv.mesh.as_str(), inv.issuer.to_string(), inv.role.as_str(), inv.exp, inv.uses, token, now],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn invite(c: &Connection, id: &str) -> Result<Option<InviteRow>, StoreError> {
+    Ok(c.query_row(
+        "SELECT mesh_id, issuer, role, expires_at, max_uses, uses, revoked_at IS NOT NULL FROM invites WHERE id=?1",
+        [id],
+        |r| {
+            Ok(InviteRow {
+                mesh_id: r.get(0)?,
+                issuer: r.get(1)?,
+                role: r.get(2)?,
+                expires_at: r.get(3)?,
+                max_uses: r.get(4)?,
+                uses: r.get(5)?,
+                revoked: r.get(6)?,
+            })
+        },
+    )
+    .optional()?)
+}
+
+pub(crate) fn consume_invite(c: &Connection, id: &str) -> Result<(), StoreError> {
+    c.execute("UPDATE invites SET uses=uses+1 WHERE id=?1", [id])?;
+    Ok(())
+}
+
+pub(crate) fn add_member(c: &Connection, mesh: &MeshId, member: &KeyHex, role: Role, name: &str, invite: &str, now: u64) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO members(mesh_id,member_key,role,name,joined_at,invite_id) VALUES(?1,?2,?3,?4,?5,?6)",
+        params![mesh.as_str(), member.to_string(), role.as_str(), name, now, invite],
+    )?;
+    Ok(())
+}
+
+// ---- messages and deliveries ---------------------------------------------------------------------------------
+
+pub(crate) struct NewMessage<'a> {
+    pub mesh: &'a MeshId,
+    pub sender: &'a KeyHex,
+    pub sender_member: &'a KeyHex,
+    pub id: &'a MessageId,
+    pub to: &'a str,
+    pub priority: Priority,
+    pub now: u64,
+    pub expires_at: u64,
+}
+
+/// Stores a message and one delivery per envelope. Returns (accepted, duplicates, expires_at, recipients that
+/// got a new delivery). Unknown recipients reject the whole call.
+pub(crate) fn insert_message(
+    c: &Connection,
+    m: &NewMessage<'_>,
+    envelopes: &[(KeyHex, String, String)],
+) -> Result<(u64, u64, u64, Vec<KeyHex>), StoreError> {
+    c.execute(
+        "INSERT OR IGNORE INTO messages(mesh_id,sender,id,sender_member,to_spec,priority,created_at,expires_at)
+         VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+        params![m.mesh.as_str(), m.sender.to_string(), m.id.as_str(), m.sender_member.to_string(), m.to, m.priority.as_str(), m.now, m.expires_at],
+    )?;
+    let expires_at: u64 = c.query_row(
+        "SELECT expires_at FROM messages WHERE mesh_id=?1 AND sender=?2 AND id=?3",
+        params![m.mesh.as_str(), m.sender.to_string(), m.id.as_str()],
+        |r| r.get(0),
+    )?;
+    let mut known = c.prepare_cached("SELECT 1 FROM peers WHERE mesh_id=?1 AND session_key=?2")?;
+    let mut ins = c.prepare_cached(
+        "INSERT OR IGNORE INTO deliveries(mesh_id,sender,msg_id,recipient,nonce,ciphertext,created_at,expires_at)
+         VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+    )?;
+    let (mut accepted, mut dups, mut woke) = (0, 0, Vec::new());
+    for (to, nonce, ct) in envelopes {
+        let to_s = to.to_string();
+        if known.query_row(params![m.mesh.as_str(), to_s], |_| Ok(())).optional()?.is_none() {
+            return Err(reject(ErrorCode::InvalidParams, format!("unknown recipient {to_s}")));
+        }
+        let n = ins.execute(params![m.mesh.as_str(), m.sender.to_string(), m.id.as_str(), to_s, nonce, ct, m.now, expires_at])?;
+        if n == 1 {
+            accepted += 1;
+            woke.push(*to);
+        } else {
+            dups += 1;
+        }
+    }
+    Ok((accepted, dups, expires_at, woke))
+}
+
+/// Queued, unexpired deliveries for a recipient after `after_seq`, oldest first; bumps their attempt counter.
+pub(crate) fn fetch_pending(
+    c: &Connection,
+    mesh: &MeshId,
+    recipient: &KeyHex,
+    after_seq: u64,
+    limit: usize,
+    now: u64,
+) -> Result<Vec<DeliverParams>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT d.seq, d.msg_id, d.sender, COALESCE(p.name, '(left)'), COALESCE(p.member_key, m.sender_member), m.to_spec,
+                m.priority, m.created_at, d.nonce, d.ciphertext, d.attempts
+         FROM deliveries d
+         JOIN messages m ON m.mesh_id=d.mesh_id AND m.sender=d.sender AND m.id=d.msg_id
+         LEFT JOIN peers p ON p.mesh_id=d.mesh_id AND p.session_key=d.sender
+         WHERE d.mesh_id=?1 AND d.recipient=?2 AND d.state=0 AND d.seq>?3 AND d.expires_at>?4
+         ORDER BY d.seq LIMIT ?5",
+    )?;
+    let rows = st.query_map(params![mesh.as_str(), recipient.to_string(), after_seq, now, limit as i64], deliver_from_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        if let Some(d) = r? {
+            out.push(d);
+        }
+    }
+    bump_attempts(c, &out)?;
+    Ok(out)
+}
+
+/// Re-reads specific deliveries (for redelivery), skipping those acked or expired meanwhile.
+pub(crate) fn fetch_by_seq(c: &Connection, recipient: &KeyHex, seqs: &[u64], now: u64) -> Result<Vec<DeliverParams>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT d.seq, d.msg_id, d.sender, COALESCE(p.name, '(left)'), COALESCE(p.member_key, m.sender_member), m.to_spec,
+                m.priority, m.created_at, d.nonce, d.ciphertext, d.attempts
+         FROM deliveries d
+         JOIN messages m ON m.mesh_id=d.mesh_id AND m.sender=d.sender AND m.id=d.msg_id
+         LEFT JOIN peers p ON p.mesh_id=d.mesh_id AND p.session_key=d.sender
+         WHERE d.seq=?1 AND d.recipient=?2 AND d.state=0 AND d.expires_at>?3",
+    )?;
+    let mut out = Vec::new();
+    for seq in seqs {
+        if let Some(Some(d)) = st.query_row(params![seq, recipient.to_string(), now], deliver_from_row).optional()? {
+            out.push(d);
+        }
+    }
+    bump_attempts(c, &out)?;
+    Ok(out)
+}
+
+fn bump_attempts(c: &Connection, rows: &[DeliverParams]) -> Result<(), StoreError> {
+    let mut up = c.prepare_cached("UPDATE deliveries SET attempts=attempts+1 WHERE seq=?1")?;
+    for d in rows {
+        up.execute([d.delivery])?;
+    }
+    Ok(())
+}
+
+fn deliver_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<DeliverParams>> {
+    let id: String = r.get(1)?;
+    let from: String = r.get(2)?;
+    let member: String = r.get(4)?;
+    let priority: String = r.get(6)?;
+    let nonce: Option<String> = r.get(8)?;
+    let ct: Option<String> = r.get(9)?;
+    let attempts: u64 = r.get(10)?;
+    let (Ok(id), Ok(from), Ok(from_member), Some(nonce), Some(ciphertext)) =
+        (MessageId::try_from(id), from.parse(), member.parse(), nonce, ct)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(DeliverParams {
+        delivery: r.get(0)?,
+        id,
+        from,
+        from_name: r.get(3)?,
+        from_member,
+        to: r.get(5)?,
+        priority: serde_json::from_value(serde_json::Value::String(priority)).unwrap_or_default(),
+        sent_at_ms: r.get(7)?,
+        nonce,
+        ciphertext,
+        attempt: attempts + 1,
+    }))
+}
+
+/// Marks the recipient's deliveries delivered and drops their ciphertext. Returns how many changed.
+pub(crate) fn ack(c: &Connection, mesh: &MeshId, recipient: &KeyHex, seqs: &[u64], now: u64) -> Result<u64, StoreError> {
+    let mut st = c.prepare_cached(
+        "UPDATE deliveries SET state=1, delivered_at=?4, nonce=NULL, ciphertext=NULL
+         WHERE seq=?1 AND mesh_id=?2 AND recipient=?3 AND state=0",
+    )?;
+    let mut n = 0;
+    for seq in seqs {
+        n += st.execute(params![seq, mesh.as_str(), recipient.to_string(), now])? as u64;
+    }
+    Ok(n)
+}
+
+/// Highest queued delivery seq for a recipient (the end of its backlog), and how many are queued.
+pub(crate) fn backlog(c: &Connection, mesh: &MeshId, recipient: &KeyHex, now: u64) -> Result<(u64, u64), StoreError> {
+    Ok(c.query_row(
+        "SELECT COALESCE(MAX(seq),0), count(*) FROM deliveries WHERE mesh_id=?1 AND recipient=?2 AND state=0 AND expires_at>?3",
+        params![mesh.as_str(), recipient.to_string(), now],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
+/// Expires queued deliveries past their TTL and drops their ciphertext. Returns how many expired.
+pub(crate) fn expire(c: &Connection, now: u64) -> Result<u64, StoreError> {
+    Ok(c.execute("UPDATE deliveries SET state=2, nonce=NULL, ciphertext=NULL WHERE state=0 AND expires_at<=?1", [now])? as u64)
+}
+
+pub(crate) struct MessageStatus {
+    pub to: String,
+    pub priority: Priority,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub recipients: Vec<RecipientStatus>,
+}
+
+/// Receipts for a message sent by any session of `member`.
+pub(crate) fn message_status(c: &Connection, mesh: &MeshId, member: &KeyHex, id: &MessageId, now: u64) -> Result<Option<MessageStatus>, StoreError> {
+    let head: Option<(String, String, String, u64, u64)> = c
+        .query_row(
+            "SELECT sender, to_spec, priority, created_at, expires_at FROM messages WHERE mesh_id=?1 AND id=?2 AND sender_member=?3",
+            params![mesh.as_str(), id.as_str(), member.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let Some((sender, to, priority, created_at, expires_at)) = head else {
+        return Ok(None);
+    };
+    let mut st = c.prepare_cached(
+        "SELECT d.recipient, COALESCE(p.name, '(left)'), d.state, d.delivered_at, d.attempts, d.expires_at
+         FROM deliveries d LEFT JOIN peers p ON p.mesh_id=d.mesh_id AND p.session_key=d.recipient
+         WHERE d.mesh_id=?1 AND d.sender=?2 AND d.msg_id=?3 ORDER BY d.seq",
+    )?;
+    let rows = st.query_map(params![mesh.as_str(), sender, id.as_str()], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<u64>>(3)?, r.get::<_, u64>(4)?, r.get::<_, u64>(5)?))
+    })?;
+    let mut recipients = Vec::new();
+    for row in rows {
+        let (peer, name, state, delivered_at_ms, attempts, exp) = row?;
+        let Ok(peer) = peer.parse() else { continue };
+        let state = match state {
+            1 => DeliveryState::Delivered,
+            2 => DeliveryState::Expired,
+            _ if exp <= now => DeliveryState::Expired,
+            _ => DeliveryState::Queued,
+        };
+        recipients.push(RecipientStatus { peer, name, state, delivered_at_ms, attempts });
+    }
+    Ok(Some(MessageStatus {
+        to,
+        priority: serde_json::from_value(serde_json::Value::String(priority)).unwrap_or_default(),
+        created_at,
+        expires_at,
+        recipients,
+    }))
+}
