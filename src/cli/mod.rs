@@ -1,5 +1,156 @@
-//! Command-line entry: argv parsing and dispatch (under construction).
+//! Command-line entry: parses argv (clap), builds the context from the environment snapshot, dispatches to the
+//! verbs and turns every failure into one exit code and one message (`error`).
 
-pub(crate) fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+mod args;
+mod context;
+mod error;
+mod live;
+mod membership;
+mod messaging;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use crate::config::Env;
+use crate::i18n::{self, Lang};
+use crate::output::{Printer, icon};
+use crate::proto::Invite;
+
+use args::{Cli, Command, GroupAction, StatusAction, SummaryAction};
+use context::Ctx;
+use error::{CliError, Exit};
+
+pub(crate) fn main() -> ExitCode {
+    // Ignore the error: it only says a provider is already installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let env = Env::from_process();
+    i18n::init(Lang::from_locale(env.locale.as_deref()));
+
+    let argv = args::rewrite_bare_invite(std::env::args().collect(), Invite::looks_like_url);
+    let wants_json = argv.iter().skip(1).take_while(|a| *a != "--").any(|a| a == "--json");
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(e) => return clap_failure(&e, wants_json, env.no_color),
+    };
+
+    let is_broker = matches!(cli.command, Some(Command::Broker(_)));
+    init_logging(env.log_filter.as_deref(), if is_broker { "info" } else { "warn" });
+    if let Some(Command::Broker(broker_args)) = cli.command {
+        return run_broker(broker_args, &env);
+    }
+
+    let printer = Printer::new(cli.global.json, env.no_color);
+    let Some(command) = cli.command else {
+        print_short_help(&printer);
+        return ExitCode::SUCCESS;
+    };
+    let result = Ctx::new(env, cli.global.clone()).and_then(|ctx| {
+        ctx.warn_permissions();
+        dispatch(&ctx, command)
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&printer, &e),
+    }
+}
+
+/// Logs go to stderr (stdout carries results only); `CLAUDEMESH_LOG` / `RUST_LOG` override the level.
+fn init_logging(filter: Option<&str>, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter.unwrap_or(default))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// `claudemesh broker`: its data defaults to `$CLAUDEMESH_HOME/broker`.
+fn run_broker(args: crate::broker::BrokerArgs, env: &Env) -> ExitCode {
+    let printer = Printer::new(false, env.no_color);
+    let Some(home) = env.home_dir() else {
+        let e = CliError::from(crate::config::ConfigError::NoHome);
+        return report(&printer, &e);
+    };
+    match crate::broker::run(args, home.join("broker")) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            printer.error("broker", &e.to_string(), None);
+            Exit::Internal.code()
+        }
+    }
+}
+
+fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Broker(_) => Err(CliError::internal("broker dispatched twice")),
+        Command::New { mesh_name, broker, display_name } => {
+            membership::new_mesh(ctx, &mesh_name, broker.as_deref(), display_name.as_deref())
+        }
+        Command::Invite { role, expires, uses } => membership::invite(ctx, role, expires, uses),
+        Command::Join { url, display_name } => membership::join(ctx, &url, display_name.as_deref()),
+        Command::List => membership::list(ctx),
+        Command::Rename { name } => membership::rename(ctx, &name),
+        Command::Leave { mesh_slug } => membership::leave(ctx, mesh_slug.as_deref()),
+        Command::Whoami => membership::whoami(ctx),
+        Command::Send { to, text, priority, ttl } => messaging::send(ctx, &to, &text, priority, ttl),
+        Command::Inbox { unread, follow } => messaging::inbox(ctx, unread, follow),
+        Command::Peers => messaging::peers(ctx),
+        Command::MsgStatus { id } => messaging::msg_status(ctx, &id),
+        Command::Status { action: StatusAction::Set { status } } => messaging::status_set(ctx, status),
+        Command::Summary { action: SummaryAction::Set { text } } => messaging::summary_set(ctx, &text),
+        Command::Group { action: GroupAction::Join { name, role } } => {
+            messaging::group_join(ctx, &name, role.as_deref())
+        }
+        Command::Group { action: GroupAction::Leave { name } } => messaging::group_leave(ctx, &name),
+    }
+}
+
+/// Prints the error (localized text for people, English JSON for programs) and returns its exit code.
+fn report(printer: &Printer, e: &CliError) -> ExitCode {
+    let lang = if printer.json { Lang::En } else { i18n::current() };
+    printer.error(e.reason, &e.message_in(lang), e.hint_in(lang).as_deref());
+    e.exit.code()
+}
+
+/// clap's own outcomes: help and version exit 0; usage errors exit 3 (clap's default 2 means "auth failed" here).
+fn clap_failure(e: &clap::Error, json: bool, no_color: bool) -> ExitCode {
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        _ if json => {
+            let rendered = e.render().to_string();
+            let message = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ")
+                .to_string();
+            let printer = Printer::new(true, no_color);
+            printer.error("invalid_arguments", &message, Some(&i18n::t_in(Lang::En, "hint-help", &[])));
+            Exit::InvalidArgs.code()
+        }
+        _ => {
+            let _ = e.print();
+            Exit::InvalidArgs.code()
+        }
+    }
+}
+
+fn print_short_help(printer: &Printer) {
+    if printer.json {
+        printer.json(serde_json::json!({
+            "name": "claudemesh",
+            "version": env!("CARGO_PKG_VERSION"),
+            "commands": ["new", "invite", "join", "list", "rename", "leave", "whoami", "send", "inbox", "peers",
+                "msg-status", "status", "summary", "group", "broker"],
+        }));
+        return;
+    }
+    printer.line(&format!("claudemesh {}", env!("CARGO_PKG_VERSION")));
+    printer.line(&i18n::t("help-tagline"));
+    printer.line("");
+    for id in ["help-start-new", "help-start-join", "help-daily", "help-all"] {
+        printer.line(&format!("  {} {}", icon::NEXT, i18n::t(id)));
+    }
 }

@@ -1,0 +1,166 @@
+# claudemesh — English messages. Every id here must exist in locales/es/main.ftl too (a unit test checks).
+# Voice: one to three sentences — what happened, why, one next action. No "please", no "successfully".
+
+## Short help (bare `claudemesh`)
+
+help-tagline = A peer mesh for Claude Code sessions.
+help-start-new = Start a mesh: claudemesh new <name> --broker ws://HOST:PORT/ws
+help-start-join = Join one: claudemesh <invite-url>
+help-daily = Then: claudemesh peers, claudemesh send <peer> <text>, claudemesh inbox
+help-all = Every command and flag: claudemesh --help
+
+## Membership
+
+new-done = Your mesh is live. Anyone with the invite can join.
+new-details = { $mesh } (slug { $slug }) on { $broker }; you are { $name }.
+new-next = Invite someone: claudemesh invite
+invite-done = Invite to { $mesh } for one { $role }, { $uses ->
+    [one] usable once
+   *[other] usable { $uses } times
+}, valid for { $span }:
+invite-next = Share the link; the other person runs: claudemesh <link>
+join-done = You're in.
+join-details = { $mesh }: you are { $name } ({ $role }), invited by { $inviter }.
+join-next = See who is here: claudemesh peers
+join-already = You are already in { $mesh } (slug { $slug }); nothing changed.
+list-empty = This machine has not joined any mesh yet.
+rename-done = Renamed { $old } to { $new }.
+leave-done = You left { $mesh }. Its keys and messages are deleted from this machine.
+leave-now-current = Current mesh is now { $mesh }.
+prompt-type-to-confirm = Type "{ $word }" to confirm:
+
+## whoami
+
+whoami-mesh = mesh
+whoami-mesh-id = mesh id
+whoami-name = name
+whoami-role = role
+whoami-member-key = member key
+whoami-peer-id = peer id
+whoami-session = session
+whoami-broker = broker
+whoami-no-peer-yet = (none yet: this session has not connected)
+
+## Messaging
+
+send-done = Sent.
+send-details = id { $id } · to { $to } · { $count ->
+    [one] 1 recipient
+   *[other] { $count } recipients
+}
+send-next = Track it: claudemesh msg-status { $id }
+inbox-empty = No messages in { $mesh }.
+inbox-empty-unread = No unread messages in { $mesh }.
+peers-online = online
+peers-you = (you)
+status-header = { $id } to { $to }: { $state }
+status-attempts = { $count ->
+    [one] 1 attempt
+   *[other] { $count } attempts
+}
+status-set-done = Status set to { $status }.
+summary-set-done = Summary updated.
+group-join-done = Joined @{ $group }.
+group-leave-done = Left @{ $group }.
+time-just-now = just now
+time-ago = { $span } ago
+
+## Warnings (stderr)
+
+warn-permissions = { $path } has mode { $mode }, looser than { $expected }; claudemesh tightens it on its next write.
+warn-undecryptable = Dropped a message claiming to be from { $name }: { $detail }.
+warn-skipped-unattested = Skipped { $name }: its session key is not attested by its member key.
+warn-inbox-offline = The broker at { $broker } is unreachable, so this shows only messages already on this machine.
+warn-reconnecting = Lost the connection to { $broker }; reconnecting.
+
+## Errors: what happened and why (the hint below says what to do)
+
+err-internal = claudemesh hit an internal error: { $detail }.
+err-no-home = There is no home directory to keep keys in, because neither CLAUDEMESH_HOME nor HOME is set.
+err-key-missing = The key file { $path } is missing, so this machine cannot speak for that membership.
+err-config-invalid = { $path } cannot be read: { $detail }.
+err-local-io = Cannot write { $path }: { $detail }.
+err-store = The local message store failed: { $detail }.
+err-store-too-new = The local message store was written by a newer claudemesh.
+err-invite-not-invite = This is not a claudemesh invite link.
+err-invite-malformed = The invite link is damaged (its token does not decode).
+err-invite-version = The invite uses version { $version }, which this claudemesh does not know.
+err-invite-forged = The invite's signature does not match its contents, so it was altered or forged.
+err-invite-expired = The invite to { $mesh } expired { $span } ago.
+err-invite-expired-broker = The broker says this invite has expired.
+err-invite-exhausted = This invite has been used as many times as it allows.
+err-invite-invalid = The broker does not accept this invite: it was revoked, never registered, or its issuer is no longer an admin.
+err-bad-broker-url = { $url } is not a broker URL: { $detail }.
+err-new-needs-broker = No broker given, and the zero-setup local broker is not available yet.
+err-unreachable = Cannot reach the broker at { $url } ({ $detail }).
+err-connect-timeout = The broker at { $url } did not answer within { $secs } s.
+err-call-timeout = The broker did not answer { $method } within { $secs } s.
+err-connection-lost = The connection to the broker dropped ({ $detail }).
+err-removed = The broker closed the connection because this member is no longer in the mesh.
+err-session-replaced = Another process connected with this session's key and took over the connection.
+err-protocol = The broker sent something this claudemesh does not understand: { $detail }.
+err-body-too-large = The message is { $bytes } bytes; the limit is { $max }.
+err-body-empty = The message is empty.
+err-stdin-not-text = Standard input is not UTF-8 text.
+err-ttl-too-long = The TTL is longer than the 30 days a broker keeps messages.
+err-unverified = No recipient could be verified: { $names } failed attestation.
+err-no-such-peer = There is no peer named "{ $name }" in this mesh.
+err-empty-group = No other peer is in @{ $group }.
+err-nobody-else = No other peer is in this mesh yet.
+err-send-to-self = "{ $name }" is this session.
+err-empty-target = The recipient is empty.
+err-auth-failed = The broker refused this session's keys ({ $detail }).
+err-not-member = The broker says this member is not in the mesh ({ $detail }).
+err-forbidden = Your role does not allow this ({ $detail }).
+err-not-found = The broker has no such object ({ $detail }).
+err-already-exists = That already exists on the broker ({ $detail }).
+err-rate-limited = The broker is rate-limiting this session ({ $detail }).
+err-payload-too-large = The broker refused the message as too large ({ $detail }).
+err-invalid-params = The broker refused the request ({ $detail }).
+err-broker-unavailable = The broker's storage is unavailable, so nothing was stored ({ $detail }).
+err-broker-internal = The broker failed to handle the request ({ $detail }).
+err-needs-admin = Only owners and admins can { $action } { $mesh }; you are { $role }.
+err-leave-owner = The owner cannot leave { $mesh }, because a mesh always keeps its owner.
+err-needs-yes = Leaving deletes this mesh's keys, and there is no terminal to confirm on.
+err-cancelled = Cancelled; nothing changed.
+err-bad-mesh-name = "{ $name }" is not a valid mesh name.
+err-bad-display-name = "{ $name }" is not a valid display name.
+err-bad-group-name = "{ $name }" is not a valid group name.
+err-bad-summary = A summary is at most { $max } characters without control characters.
+err-bad-message-id = "{ $id }" is not a message id.
+err-no-meshes = This machine has not joined any mesh yet.
+err-no-current = No mesh is selected.
+err-mesh-not-found = There is no local mesh "{ $slug }".
+
+## Hints: exactly one next action
+
+hint-report-bug = Report it as a bug, with the command you ran and this message.
+hint-set-home = Set CLAUDEMESH_HOME to a directory.
+hint-rejoin = Join the mesh again with a new invite.
+hint-fix-config = Fix or remove that file, then run the command again.
+hint-check-disk = Check the disk and the file's permissions.
+hint-upgrade = Upgrade claudemesh.
+hint-ask-new-invite = Ask an admin of the mesh for a new invite.
+hint-broker-flag = Pass --broker ws://HOST:PORT/ws (or set CLAUDEMESH_BROKER).
+hint-start-broker = Start it with claudemesh broker, or check the URL.
+hint-retry = Run the command again.
+hint-session-id = Run one claudemesh command at a time per session, or give each its own CLAUDE_CODE_SESSION_ID.
+hint-shorten = Send a shorter message (at most 32 KiB).
+hint-send-usage = Usage: claudemesh send <peer|@group|*> <text>
+hint-unverified = Ask them to reconnect; their keys are not what their membership signed.
+hint-closest-peers = Did you mean: { $closest }?
+hint-list-peers = See who is here: claudemesh peers
+hint-invite = Invite someone: claudemesh invite
+hint-ask-admin = Ask an owner or admin of the mesh.
+hint-check-id = Check the id: claudemesh msg-status takes the id printed by send.
+hint-check-args = Check the values with claudemesh --help.
+hint-ttl = Use a TTL of at most 30d.
+hint-leave-owner = Keep it for now: handing a mesh to a new owner is not available yet.
+hint-needs-yes = Run it again with -y: claudemesh { $word } { $slug } -y
+hint-name-rules = Use 1 to 64 characters without control characters.
+hint-group-rules = Use 1 to 64 characters without spaces, like dev or @dev.
+hint-message-id = Use the id printed by claudemesh send.
+hint-new-or-join = Create one with claudemesh new <name> --broker ws://HOST:PORT/ws, or join with claudemesh <invite-url>.
+hint-pick-mesh = Pick one with --mesh SLUG (see claudemesh list).
+hint-known-meshes = Use one of: { $known }.
+hint-help = See claudemesh --help.

@@ -1,0 +1,166 @@
+# claudemesh — mensajes en español. Cada id debe existir también en locales/en/main.ftl (lo comprueba un test).
+# Voz: de una a tres frases — qué pasó, por qué, una acción siguiente.
+
+## Ayuda corta (`claudemesh` sin argumentos)
+
+help-tagline = Una malla de pares para sesiones de Claude Code.
+help-start-new = Crea una malla: claudemesh new <nombre> --broker ws://HOST:PUERTO/ws
+help-start-join = Únete a una: claudemesh <url-de-invitación>
+help-daily = Después: claudemesh peers, claudemesh send <par> <texto>, claudemesh inbox
+help-all = Todos los comandos y opciones: claudemesh --help
+
+## Membresía
+
+new-done = Tu malla está activa. Cualquiera con la invitación puede unirse.
+new-details = { $mesh } (slug { $slug }) en { $broker }; eres { $name }.
+new-next = Invita a alguien: claudemesh invite
+invite-done = Invitación a { $mesh } como { $role }, { $uses ->
+    [one] de un solo uso
+   *[other] válida para { $uses } usos
+}, vigente durante { $span }:
+invite-next = Comparte el enlace; la otra persona ejecuta: claudemesh <enlace>
+join-done = Ya estás dentro.
+join-details = { $mesh }: eres { $name } ({ $role }), invitado por { $inviter }.
+join-next = Mira quién está: claudemesh peers
+join-already = Ya estás en { $mesh } (slug { $slug }); no cambió nada.
+list-empty = Esta máquina aún no se ha unido a ninguna malla.
+rename-done = { $old } ahora se llama { $new }.
+leave-done = Saliste de { $mesh }. Sus claves y mensajes se borraron de esta máquina.
+leave-now-current = La malla actual ahora es { $mesh }.
+prompt-type-to-confirm = Escribe "{ $word }" para confirmar:
+
+## whoami
+
+whoami-mesh = malla
+whoami-mesh-id = id de malla
+whoami-name = nombre
+whoami-role = rol
+whoami-member-key = clave de miembro
+whoami-peer-id = id de par
+whoami-session = sesión
+whoami-broker = broker
+whoami-no-peer-yet = (ninguno aún: esta sesión no se ha conectado)
+
+## Mensajería
+
+send-done = Enviado.
+send-details = id { $id } · para { $to } · { $count ->
+    [one] 1 destinatario
+   *[other] { $count } destinatarios
+}
+send-next = Sigue su entrega: claudemesh msg-status { $id }
+inbox-empty = No hay mensajes en { $mesh }.
+inbox-empty-unread = No hay mensajes sin leer en { $mesh }.
+peers-online = conectado
+peers-you = (tú)
+status-header = { $id } para { $to }: { $state }
+status-attempts = { $count ->
+    [one] 1 intento
+   *[other] { $count } intentos
+}
+status-set-done = Estado cambiado a { $status }.
+summary-set-done = Resumen actualizado.
+group-join-done = Te uniste a @{ $group }.
+group-leave-done = Saliste de @{ $group }.
+time-just-now = ahora mismo
+time-ago = hace { $span }
+
+## Avisos (stderr)
+
+warn-permissions = { $path } tiene modo { $mode }, más abierto que { $expected }; claudemesh lo restringe en su próxima escritura.
+warn-undecryptable = Se descartó un mensaje que dice venir de { $name }: { $detail }.
+warn-skipped-unattested = Se omitió a { $name }: su clave de sesión no está certificada por su clave de miembro.
+warn-inbox-offline = No se puede contactar con el broker en { $broker }, así que solo se muestran los mensajes que ya están en esta máquina.
+warn-reconnecting = Se perdió la conexión con { $broker }; reconectando.
+
+## Errores: qué pasó y por qué (la pista de abajo dice qué hacer)
+
+err-internal = claudemesh tuvo un error interno: { $detail }.
+err-no-home = No hay un directorio donde guardar las claves, porque no están definidas ni CLAUDEMESH_HOME ni HOME.
+err-key-missing = Falta el archivo de clave { $path }, así que esta máquina no puede actuar por esa membresía.
+err-config-invalid = No se puede leer { $path }: { $detail }.
+err-local-io = No se puede escribir { $path }: { $detail }.
+err-store = Falló el almacén local de mensajes: { $detail }.
+err-store-too-new = El almacén local de mensajes lo escribió un claudemesh más reciente.
+err-invite-not-invite = Esto no es un enlace de invitación de claudemesh.
+err-invite-malformed = El enlace de invitación está dañado (su token no se puede decodificar).
+err-invite-version = La invitación usa la versión { $version }, que este claudemesh no conoce.
+err-invite-forged = La firma de la invitación no coincide con su contenido: fue alterada o falsificada.
+err-invite-expired = La invitación a { $mesh } caducó hace { $span }.
+err-invite-expired-broker = El broker indica que esta invitación ha caducado.
+err-invite-exhausted = Esta invitación ya se usó todas las veces que permite.
+err-invite-invalid = El broker no acepta esta invitación: fue revocada, nunca se registró o quien la emitió ya no es administrador.
+err-bad-broker-url = { $url } no es una URL de broker: { $detail }.
+err-new-needs-broker = No se indicó un broker, y el broker local sin configuración aún no está disponible.
+err-unreachable = No se puede contactar con el broker en { $url } ({ $detail }).
+err-connect-timeout = El broker en { $url } no respondió en { $secs } s.
+err-call-timeout = El broker no respondió a { $method } en { $secs } s.
+err-connection-lost = Se cortó la conexión con el broker ({ $detail }).
+err-removed = El broker cerró la conexión porque este miembro ya no está en la malla.
+err-session-replaced = Otro proceso se conectó con la clave de esta sesión y tomó la conexión.
+err-protocol = El broker envió algo que este claudemesh no entiende: { $detail }.
+err-body-too-large = El mensaje ocupa { $bytes } bytes; el límite es { $max }.
+err-body-empty = El mensaje está vacío.
+err-stdin-not-text = La entrada estándar no es texto UTF-8.
+err-ttl-too-long = El TTL supera los 30 días que un broker guarda los mensajes.
+err-unverified = No se pudo verificar a ningún destinatario: { $names } no superaron la certificación.
+err-no-such-peer = No hay ningún par llamado "{ $name }" en esta malla.
+err-empty-group = No hay ningún otro par en @{ $group }.
+err-nobody-else = Aún no hay otros pares en esta malla.
+err-send-to-self = "{ $name }" es esta misma sesión.
+err-empty-target = El destinatario está vacío.
+err-auth-failed = El broker rechazó las claves de esta sesión ({ $detail }).
+err-not-member = El broker indica que este miembro no está en la malla ({ $detail }).
+err-forbidden = Tu rol no permite esto ({ $detail }).
+err-not-found = El broker no tiene ese objeto ({ $detail }).
+err-already-exists = Eso ya existe en el broker ({ $detail }).
+err-rate-limited = El broker está limitando el ritmo de esta sesión ({ $detail }).
+err-payload-too-large = El broker rechazó el mensaje por demasiado grande ({ $detail }).
+err-invalid-params = El broker rechazó la petición ({ $detail }).
+err-broker-unavailable = El almacenamiento del broker no está disponible, así que no se guardó nada ({ $detail }).
+err-broker-internal = El broker no pudo atender la petición ({ $detail }).
+err-needs-admin = Solo propietarios y administradores pueden hacer { $action } en { $mesh }; tu rol es { $role }.
+err-leave-owner = El propietario no puede salir de { $mesh }, porque una malla siempre conserva a su propietario.
+err-needs-yes = Salir borra las claves de esta malla, y no hay terminal donde confirmarlo.
+err-cancelled = Cancelado; no cambió nada.
+err-bad-mesh-name = "{ $name }" no es un nombre de malla válido.
+err-bad-display-name = "{ $name }" no es un nombre visible válido.
+err-bad-group-name = "{ $name }" no es un nombre de grupo válido.
+err-bad-summary = Un resumen tiene como máximo { $max } caracteres y ningún carácter de control.
+err-bad-message-id = "{ $id }" no es un id de mensaje.
+err-no-meshes = Esta máquina aún no se ha unido a ninguna malla.
+err-no-current = No hay ninguna malla seleccionada.
+err-mesh-not-found = No hay ninguna malla local "{ $slug }".
+
+## Pistas: exactamente una acción siguiente
+
+hint-report-bug = Infórmalo como error, con el comando que ejecutaste y este mensaje.
+hint-set-home = Define CLAUDEMESH_HOME con un directorio.
+hint-rejoin = Vuelve a unirte a la malla con una invitación nueva.
+hint-fix-config = Corrige o borra ese archivo y vuelve a ejecutar el comando.
+hint-check-disk = Revisa el disco y los permisos del archivo.
+hint-upgrade = Actualiza claudemesh.
+hint-ask-new-invite = Pide una invitación nueva a un administrador de la malla.
+hint-broker-flag = Usa --broker ws://HOST:PUERTO/ws (o define CLAUDEMESH_BROKER).
+hint-start-broker = Inícialo con claudemesh broker, o revisa la URL.
+hint-retry = Vuelve a ejecutar el comando.
+hint-session-id = Ejecuta un solo comando de claudemesh a la vez por sesión, o da a cada uno su propio CLAUDE_CODE_SESSION_ID.
+hint-shorten = Envía un mensaje más corto (como máximo 32 KiB).
+hint-send-usage = Uso: claudemesh send <par|@grupo|*> <texto>
+hint-unverified = Pídeles que se reconecten; sus claves no son las que firmó su membresía.
+hint-closest-peers = ¿Quisiste decir: { $closest }?
+hint-list-peers = Mira quién está: claudemesh peers
+hint-invite = Invita a alguien: claudemesh invite
+hint-ask-admin = Pídeselo a un propietario o administrador de la malla.
+hint-check-id = Revisa el id: claudemesh msg-status recibe el id que imprime send.
+hint-check-args = Revisa los valores con claudemesh --help.
+hint-ttl = Usa un TTL de 30d como máximo.
+hint-leave-owner = Consérvala por ahora: aún no se puede ceder una malla a otro propietario.
+hint-needs-yes = Vuelve a ejecutarlo con -y: claudemesh { $word } { $slug } -y
+hint-name-rules = Usa de 1 a 64 caracteres sin caracteres de control.
+hint-group-rules = Usa de 1 a 64 caracteres sin espacios, como dev o @dev.
+hint-message-id = Usa el id que imprime claudemesh send.
+hint-new-or-join = Crea una con claudemesh new <nombre> --broker ws://HOST:PUERTO/ws, o únete con claudemesh <url-de-invitación>.
+hint-pick-mesh = Elige una con --mesh SLUG (mira claudemesh list).
+hint-known-meshes = Usa una de estas: { $known }.
+hint-help = Mira claudemesh --help.

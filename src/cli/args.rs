@@ -1,0 +1,265 @@
+//! The command line, defined once with clap derive: global flags, every verb and its flags.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::broker::BrokerArgs;
+
+/// A peer mesh for Claude Code sessions.
+#[derive(Debug, Parser)]
+#[command(name = "claudemesh", version, about, long_about = None, disable_help_subcommand = true)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub global: GlobalFlags,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct GlobalFlags {
+    /// Print machine-readable JSON (errors go to stderr as JSON too).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The mesh to use (a slug from `claudemesh list`); default: $CLAUDEMESH_MESH, then the current mesh.
+    #[arg(long, global = true, value_name = "SLUG")]
+    pub mesh: Option<String>,
+    /// Answer yes to confirmations (needed for destructive verbs without a terminal).
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a broker server (HTTP + WebSocket, embedded SQLite).
+    Broker(BrokerArgs),
+    /// Create a mesh on a broker and make it current.
+    New {
+        /// The mesh's name (1-64 characters).
+        #[arg(value_name = "NAME")]
+        mesh_name: String,
+        /// Broker WebSocket URL (ws://HOST:PORT/ws or wss://…); default: $CLAUDEMESH_BROKER.
+        #[arg(long, value_name = "URL")]
+        broker: Option<String>,
+        /// Your display name in the mesh; default: $USER.
+        #[arg(long = "name", value_name = "DISPLAY")]
+        display_name: Option<String>,
+    },
+    /// Create an invite link for the current mesh (owners and admins).
+    Invite {
+        /// Role the invitee gets.
+        #[arg(long, value_enum, default_value_t = InviteRole::Member)]
+        role: InviteRole,
+        /// How long the invite stays valid (`30m`, `12h`, `7d`).
+        #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
+        expires: Duration,
+        /// How many times the invite can be used (1-10000).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        uses: u32,
+    },
+    /// Join a mesh with an invite link (also: `claudemesh <url>`).
+    Join {
+        /// The invite link.
+        url: String,
+        /// Your display name in the mesh; default: $USER.
+        #[arg(long = "name", value_name = "DISPLAY")]
+        display_name: Option<String>,
+    },
+    /// List the meshes this machine has joined.
+    List,
+    /// Rename the current mesh (owners and admins).
+    Rename {
+        /// The new name (1-64 characters).
+        name: String,
+    },
+    /// Leave a mesh and delete its keys from this machine.
+    Leave {
+        /// The mesh to leave (slug); default: the selected mesh.
+        #[arg(value_name = "SLUG")]
+        mesh_slug: Option<String>,
+    },
+    /// Show who you are in the current mesh (local, no network).
+    Whoami,
+    /// Send an end-to-end-encrypted message to a peer, a @group or everyone (*).
+    Send {
+        /// A peer name, @group, or * for every other peer.
+        to: String,
+        /// The message (several words are joined with spaces; `-` reads stdin).
+        #[arg(required = true, num_args = 1.., value_name = "TEXT")]
+        text: Vec<String>,
+        /// How urgently it should surface: now, next (default) or low.
+        #[arg(long, value_enum, default_value_t = PriorityArg::Next)]
+        priority: PriorityArg,
+        /// How long it may wait for an offline recipient (default 7d, at most 30d).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        ttl: Option<Duration>,
+    },
+    /// Show received messages (and fetch new ones from the broker).
+    Inbox {
+        /// Only messages not shown before.
+        #[arg(long)]
+        unread: bool,
+        /// Keep running and print messages as they arrive.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// List the peers of the mesh.
+    Peers,
+    /// Show the delivery state of a message you sent.
+    MsgStatus {
+        /// The message id printed by `send`.
+        id: String,
+    },
+    /// Set your status.
+    Status {
+        #[command(subcommand)]
+        action: StatusAction,
+    },
+    /// Set your summary (what you are working on).
+    Summary {
+        #[command(subcommand)]
+        action: SummaryAction,
+    },
+    /// Join or leave a group.
+    Group {
+        #[command(subcommand)]
+        action: GroupAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StatusAction {
+    /// Set your status: idle, working or dnd.
+    Set { status: StatusArg },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SummaryAction {
+    /// Set your summary (at most 280 characters).
+    Set {
+        #[arg(required = true, num_args = 1.., value_name = "TEXT")]
+        text: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GroupAction {
+    /// Join a group (`dev` or `@dev`).
+    Join {
+        name: String,
+        /// Your role in the group (free text, e.g. lead).
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// Leave a group.
+    Leave { name: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum InviteRole {
+    Admin,
+    Member,
+    Guest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PriorityArg {
+    Now,
+    Next,
+    Low,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StatusArg {
+    Idle,
+    Working,
+    Dnd,
+}
+
+/// `30s`, `15m`, `12h`, `7d` (humantime syntax); zero is refused.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim()).map_err(|e| e.to_string())?;
+    if d.as_secs() == 0 {
+        return Err("the duration must be at least 1s".into());
+    }
+    Ok(d)
+}
+
+/// Global flags that take a value (needed to find the first positional argument before clap runs).
+const GLOBAL_VALUE_FLAGS: &[&str] = &["--mesh"];
+
+/// `claudemesh [flags] <invite-url> [more]` means `claudemesh [flags] join <invite-url> [more]`.
+pub(crate) fn rewrite_bare_invite(args: Vec<String>, looks_like_invite: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if a == "--" {
+            break;
+        }
+        if GLOBAL_VALUE_FLAGS.contains(&a) {
+            i += 2;
+            continue;
+        }
+        if a.starts_with('-') {
+            i += 1;
+            continue;
+        }
+        if looks_like_invite(a) {
+            let mut out = args;
+            out.insert(i, "join".to_string());
+            return out;
+        }
+        break;
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn v(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bare_invite_urls_become_join() {
+        let looks = |s: &str| s.starts_with("http://");
+        assert_eq!(rewrite_bare_invite(v(&["cm", "http://x/join/t"]), looks), v(&["cm", "join", "http://x/join/t"]));
+        assert_eq!(
+            rewrite_bare_invite(v(&["cm", "--mesh", "a", "--json", "http://x", "--name", "b"]), looks),
+            v(&["cm", "--mesh", "a", "--json", "join", "http://x", "--name", "b"])
+        );
+        assert_eq!(rewrite_bare_invite(v(&["cm", "send", "http://x"]), looks), v(&["cm", "send", "http://x"]));
+        assert_eq!(rewrite_bare_invite(v(&["cm"]), looks), v(&["cm"]));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(7 * 86_400));
+        assert_eq!(parse_duration("1s").unwrap(), Duration::from_secs(1));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn send_joins_words_and_parses_flags() {
+        let cli = Cli::try_parse_from(["cm", "send", "bob", "hello", "there", "--priority", "now", "--json"]).unwrap();
+        assert!(cli.global.json);
+        match cli.command {
+            Some(Command::Send { to, text, priority, ttl }) => {
+                assert_eq!(to, "bob");
+                assert_eq!(text, vec!["hello", "there"]);
+                assert_eq!(priority, PriorityArg::Now);
+                assert_eq!(ttl, None);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

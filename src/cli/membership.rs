@@ -1,0 +1,441 @@
+//! Membership verbs: `new`, `invite`, `join` (and bare `claudemesh <url>`), `list`, `rename`, `leave`, `whoami`.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::client::{ClientError, Identity, MeshSession, check_broker_url};
+use crate::config::MeshEntry;
+use crate::crypto::{SigningKey, fingerprint, random_bytes, verify_hex};
+use crate::i18n::{t, t_args};
+use crate::output::{self, Role as Paint, icon, table};
+use crate::proto::{
+    ErrorCode, Invite, InviteCreateParams, InviteCreateResult, MeshId, MeshRenameParams, Role, is_valid_name, method,
+};
+use crate::store::Inbox;
+
+use super::args::InviteRole;
+use super::context::{Ctx, now_ms, runtime};
+use super::error::{CliError, Exit};
+use super::live::Live;
+
+/// Opens the local inbox (creating the home and `data.db` on first use).
+pub(crate) fn open_inbox(ctx: &Ctx) -> Result<Inbox, CliError> {
+    ctx.home.ensure_root()?;
+    Ok(Inbox::open(&ctx.home.data_db_path())?)
+}
+
+fn mesh_json(entry: &MeshEntry) -> Value {
+    json!({ "slug": entry.slug, "id": entry.id, "name": entry.name, "broker": entry.broker, "role": entry.role })
+}
+
+fn require_admin(entry: &MeshEntry, action: &'static str) -> Result<(), CliError> {
+    if Role::parse(&entry.role).is_some_and(Role::is_admin) {
+        return Ok(());
+    }
+    Err(CliError::new(Exit::Forbidden, "forbidden", "err-needs-admin")
+        .arg("action", action)
+        .arg("mesh", entry.name.as_str())
+        .arg("role", entry.role.as_str())
+        .hint("hint-ask-admin"))
+}
+
+fn check_mesh_name(name: &str) -> Result<(), CliError> {
+    if is_valid_name(name) {
+        Ok(())
+    } else {
+        Err(CliError::invalid("err-bad-mesh-name").arg("name", name).hint("hint-name-rules"))
+    }
+}
+
+/// `claudemesh new <name> [--broker URL] [--name DISPLAY]`
+pub(crate) fn new_mesh(
+    ctx: &Ctx,
+    mesh_name: &str,
+    broker: Option<&str>,
+    display: Option<&str>,
+) -> Result<(), CliError> {
+    let mesh_name = mesh_name.trim();
+    check_mesh_name(mesh_name)?;
+    let broker = broker
+        .map(str::to_string)
+        .or_else(|| ctx.env.broker.clone())
+        .ok_or_else(|| CliError::invalid("err-new-needs-broker").hint("hint-broker-flag"))?;
+    check_broker_url(&broker)?;
+    let display = ctx.display_name(display)?;
+    let mut config = ctx.load_config()?;
+
+    let mesh_id = MeshId::generate();
+    let member = SigningKey::generate()?;
+    ctx.home.write_member_seed(mesh_id.as_str(), &member.seed())?;
+    let session_seed = ctx.home.load_or_create_session_seed(mesh_id.as_str(), &ctx.session_id(), &random_bytes()?)?;
+    let identity = Identity {
+        mesh_id: mesh_id.clone(),
+        member,
+        session: SigningKey::from_seed(&session_seed),
+        name: display.clone(),
+    };
+    let member_key = identity.member_key();
+    let created = runtime()?.block_on(async {
+        let session = MeshSession::create_mesh(&broker, identity, mesh_name).await?;
+        let hello = session.hello().clone();
+        session.close().await;
+        Ok::<_, ClientError>(hello)
+    });
+    let hello = match created {
+        Ok(hello) => hello,
+        Err(e) => {
+            let _ = ctx.home.remove_mesh_keys(mesh_id.as_str());
+            return Err(e.into());
+        }
+    };
+
+    let entry = MeshEntry {
+        slug: config.unique_slug(mesh_name),
+        id: mesh_id.to_string(),
+        name: hello.mesh.name.clone(),
+        broker,
+        role: hello.peer.role.as_str().to_string(),
+        member_key: member_key.to_string(),
+        name_requested: display,
+        joined_at_ms: now_ms(),
+    };
+    config.add_current(entry.clone());
+    ctx.save_config(&config)?;
+
+    if ctx.out.json {
+        ctx.out.json(json!({
+            "mesh": mesh_json(&entry),
+            "peer": { "id": hello.peer.id, "name": hello.peer.name },
+            "current": true,
+        }));
+        return Ok(());
+    }
+    ctx.out.success(&t("new-done"));
+    ctx.out.line(&format!(
+        "{} {}",
+        ctx.out.paint(Paint::Primary, icon::MESH),
+        t_args(
+            "new-details",
+            &[
+                ("mesh", entry.name.as_str().into()),
+                ("slug", entry.slug.as_str().into()),
+                ("name", hello.peer.name.as_str().into()),
+                ("broker", entry.broker.as_str().into()),
+            ],
+        )
+    ));
+    ctx.out.next_step(&t("new-next"));
+    Ok(())
+}
+
+/// `claudemesh invite [--role R] [--expires D] [--uses N]`
+pub(crate) fn invite(ctx: &Ctx, role: InviteRole, expires: Duration, uses: u32) -> Result<(), CliError> {
+    let config = ctx.load_config()?;
+    let entry = ctx.select_mesh(&config, None)?;
+    require_admin(entry, "invite")?;
+    let role = match role {
+        InviteRole::Admin => Role::Admin,
+        InviteRole::Member => Role::Member,
+        InviteRole::Guest => Role::Guest,
+    };
+    let inbox = open_inbox(ctx)?;
+    let (url, created) = runtime()?.block_on(async {
+        let mut live = Live::connect(ctx, entry, inbox).await?;
+        let hello = live.session.hello().clone();
+        let exp = now_ms() / 1000 + expires.as_secs();
+        let identity = live.session.identity();
+        let mut invite = Invite {
+            v: 1,
+            id: Invite::new_id(),
+            mesh: identity.mesh_id.clone(),
+            mesh_name: hello.mesh.name.clone(),
+            broker: entry.broker.clone(),
+            role,
+            exp,
+            uses,
+            issuer: identity.member_key(),
+            inviter: hello.peer.name.clone(),
+            sig: String::new(),
+        };
+        invite.sig = identity.member.sign_hex(&invite.signed_bytes());
+        let params = InviteCreateParams { token: invite.to_token() };
+        let created: InviteCreateResult = live.session.call(method::INVITE_CREATE, &params).await?;
+        live.finish().await?;
+        Ok::<_, CliError>((invite.to_url(), created))
+    })?;
+
+    if ctx.out.json {
+        ctx.out.json(json!({
+            "url": url,
+            "invite_id": created.invite_id,
+            "role": role.as_str(),
+            "expires_at": created.expires_at,
+            "uses": created.uses,
+        }));
+        return Ok(());
+    }
+    let span = output::short_duration(created.expires_at.saturating_sub(now_ms() / 1000));
+    ctx.out.success(&t_args(
+        "invite-done",
+        &[
+            ("role", role.as_str().into()),
+            ("uses", created.uses.into()),
+            ("span", span.into()),
+            ("mesh", entry.name.as_str().into()),
+        ],
+    ));
+    ctx.out.line(&url);
+    ctx.out.next_step(&t("invite-next"));
+    Ok(())
+}
+
+/// `claudemesh join <url> [--name DISPLAY]` and bare `claudemesh <url>`.
+pub(crate) fn join(ctx: &Ctx, url: &str, display: Option<&str>) -> Result<(), CliError> {
+    let invite = Invite::from_url(url)?;
+    if verify_hex(invite.issuer.bytes(), &invite.signed_bytes(), &invite.sig).is_err() {
+        return Err(CliError::new(Exit::InvalidArgs, "invite_forged", "err-invite-forged").hint("hint-ask-new-invite"));
+    }
+    let now_secs = now_ms() / 1000;
+    if now_secs >= invite.exp {
+        let ago = output::short_duration(now_secs - invite.exp);
+        return Err(CliError::new(Exit::NotFound, "invite_expired", "err-invite-expired")
+            .arg("mesh", invite.mesh_name.as_str())
+            .arg("span", ago)
+            .hint("hint-ask-new-invite"));
+    }
+    let mut config = ctx.load_config()?;
+    if let Some(existing) = config.by_id(invite.mesh.as_str()) {
+        if ctx.out.json {
+            ctx.out.json(json!({ "mesh": mesh_json(existing), "already_member": true }));
+        } else {
+            ctx.out.success(&t_args(
+                "join-already",
+                &[("mesh", existing.name.as_str().into()), ("slug", existing.slug.as_str().into())],
+            ));
+        }
+        return Ok(());
+    }
+    let display = ctx.display_name(display)?;
+    let mesh_id = invite.mesh.clone();
+    let member = SigningKey::generate()?;
+    ctx.home.write_member_seed(mesh_id.as_str(), &member.seed())?;
+    let session_seed = ctx.home.load_or_create_session_seed(mesh_id.as_str(), &ctx.session_id(), &random_bytes()?)?;
+    let identity = Identity {
+        mesh_id: mesh_id.clone(),
+        member,
+        session: SigningKey::from_seed(&session_seed),
+        name: display.clone(),
+    };
+    let member_key = identity.member_key();
+    let token = invite.to_token();
+    let joined = runtime()?.block_on(async {
+        let (session, redeemed) = MeshSession::redeem(identity, &invite, &token).await?;
+        let hello = session.hello().clone();
+        session.close().await;
+        Ok::<_, ClientError>((hello, redeemed))
+    });
+    let (hello, redeemed) = match joined {
+        Ok(j) => j,
+        Err(e) => {
+            let _ = ctx.home.remove_mesh_keys(mesh_id.as_str());
+            return Err(e.into());
+        }
+    };
+
+    let entry = MeshEntry {
+        slug: config.unique_slug(&redeemed.mesh.name),
+        id: mesh_id.to_string(),
+        name: redeemed.mesh.name.clone(),
+        broker: invite.broker.clone(),
+        role: hello.peer.role.as_str().to_string(),
+        member_key: member_key.to_string(),
+        name_requested: display,
+        joined_at_ms: now_ms(),
+    };
+    config.add_current(entry.clone());
+    ctx.save_config(&config)?;
+
+    if ctx.out.json {
+        ctx.out.json(json!({
+            "mesh": mesh_json(&entry),
+            "peer": { "id": hello.peer.id, "name": hello.peer.name },
+            "invited_by": invite.inviter,
+            "already_member": redeemed.already_member,
+        }));
+        return Ok(());
+    }
+    ctx.out.success(&t("join-done"));
+    ctx.out.line(&format!(
+        "{} {}",
+        ctx.out.paint(Paint::Primary, icon::MESH),
+        t_args(
+            "join-details",
+            &[
+                ("mesh", entry.name.as_str().into()),
+                ("name", hello.peer.name.as_str().into()),
+                ("role", entry.role.as_str().into()),
+                ("inviter", invite.inviter.as_str().into()),
+            ],
+        )
+    ));
+    ctx.out.next_step(&t("join-next"));
+    Ok(())
+}
+
+/// `claudemesh list`
+pub(crate) fn list(ctx: &Ctx) -> Result<(), CliError> {
+    let config = ctx.load_config()?;
+    let current = config.current.as_deref();
+    if ctx.out.json {
+        let meshes: Vec<Value> = config
+            .meshes
+            .iter()
+            .map(|m| {
+                let mut v = mesh_json(m);
+                v["current"] = json!(Some(m.slug.as_str()) == current);
+                v["joined_at_ms"] = json!(m.joined_at_ms);
+                v
+            })
+            .collect();
+        ctx.out.json(json!({ "current": current, "meshes": meshes }));
+        return Ok(());
+    }
+    if config.meshes.is_empty() {
+        ctx.out.line(&t("list-empty"));
+        ctx.out.next_step(&t("hint-new-or-join"));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = config
+        .meshes
+        .iter()
+        .map(|m| {
+            let marker = if Some(m.slug.as_str()) == current { icon::MESH } else { " " };
+            vec![marker.to_string(), m.slug.clone(), m.name.clone(), m.role.clone(), m.broker.clone()]
+        })
+        .collect();
+    for line in table(&rows) {
+        ctx.out.line(&line);
+    }
+    Ok(())
+}
+
+/// `claudemesh rename <name>`
+pub(crate) fn rename(ctx: &Ctx, name: &str) -> Result<(), CliError> {
+    let name = name.trim();
+    check_mesh_name(name)?;
+    let config = ctx.load_config()?;
+    let entry = ctx.select_mesh(&config, None)?;
+    require_admin(entry, "rename")?;
+    let old = entry.name.clone();
+    let inbox = open_inbox(ctx)?;
+    let renamed: Value = runtime()?.block_on(async {
+        let mut live = Live::connect(ctx, entry, inbox).await?;
+        let result: Value =
+            live.session.call(method::MESH_RENAME, &MeshRenameParams { name: name.to_string() }).await?;
+        live.finish().await?;
+        Ok::<_, CliError>(result)
+    })?;
+    let new_name = renamed.get("name").and_then(Value::as_str).unwrap_or(name).to_string();
+    let mut config = ctx.load_config()?;
+    let mesh_id = entry.id.clone();
+    let updated = match config.by_id_mut(&mesh_id) {
+        Some(e) => {
+            e.name = new_name.clone();
+            e.clone()
+        }
+        None => return Err(CliError::internal("the mesh disappeared from config.toml")),
+    };
+    ctx.save_config(&config)?;
+    if ctx.out.json {
+        ctx.out.json(json!({ "mesh": mesh_json(&updated), "previous_name": old }));
+    } else {
+        ctx.out.success(&t_args("rename-done", &[("old", old.into()), ("new", new_name.into())]));
+    }
+    Ok(())
+}
+
+/// `claudemesh leave [mesh]`
+pub(crate) fn leave(ctx: &Ctx, slug: Option<&str>) -> Result<(), CliError> {
+    let config = ctx.load_config()?;
+    let entry = ctx.select_mesh(&config, slug)?.clone();
+    if entry.role == Role::Owner.as_str() {
+        return Err(CliError::new(Exit::Forbidden, "forbidden", "err-leave-owner")
+            .arg("mesh", entry.name.as_str())
+            .hint("hint-leave-owner"));
+    }
+    ctx.confirm("leave", &[("slug", entry.slug.as_str().into())])?;
+    let inbox = open_inbox(ctx)?;
+    let outcome = runtime()?.block_on(async {
+        let mut live = match Live::connect(ctx, &entry, inbox).await {
+            Ok(live) => live,
+            Err(e) if e.reason == "not_member" => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let left: Result<Value, ClientError> = live.session.call(method::MESH_LEAVE, &json!({})).await;
+        live.session.close().await;
+        match left {
+            Ok(_) => Ok(true),
+            Err(ClientError::Rpc(e)) if e.kind() == Some(ErrorCode::NotMember) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    })?;
+    // The broker no longer knows us (either way): delete the keys, the entry and the mesh's messages.
+    ctx.home.remove_mesh_keys(&entry.id)?;
+    let mut config = ctx.load_config()?;
+    config.remove(&entry.id);
+    ctx.save_config(&config)?;
+    let mut inbox = open_inbox(ctx)?;
+    inbox.forget_mesh(&entry.id)?;
+
+    if ctx.out.json {
+        ctx.out.json(json!({ "left": mesh_json(&entry), "was_member": outcome, "current": config.current }));
+        return Ok(());
+    }
+    ctx.out.success(&t_args("leave-done", &[("mesh", entry.name.as_str().into())]));
+    if let Some(current) = config.current.as_deref().and_then(|c| config.by_slug(c)) {
+        ctx.out.next_step(&t_args("leave-now-current", &[("mesh", current.name.as_str().into())]));
+    }
+    Ok(())
+}
+
+/// `claudemesh whoami` (local only).
+pub(crate) fn whoami(ctx: &Ctx) -> Result<(), CliError> {
+    let config = ctx.load_config()?;
+    let entry = ctx.select_mesh(&config, None)?;
+    let member = SigningKey::from_seed(&*ctx.home.read_member_seed(&entry.id)?);
+    let member_fp = fingerprint(&member.public());
+    let session_id = ctx.session_id();
+    let peer_id =
+        ctx.home.read_session_seed(&entry.id, &session_id)?.map(|s| hex::encode(SigningKey::from_seed(&s).public()));
+    if ctx.out.json {
+        ctx.out.json(json!({
+            "mesh": entry.slug,
+            "mesh_id": entry.id,
+            "mesh_name": entry.name,
+            "name": entry.name_requested,
+            "role": entry.role,
+            "member_key": entry.member_key,
+            "member_fingerprint": member_fp,
+            "session": session_id,
+            "peer_id": peer_id,
+            "broker": entry.broker,
+        }));
+        return Ok(());
+    }
+    let none = t("whoami-no-peer-yet");
+    let rows = vec![
+        vec![t("whoami-mesh"), format!("{} ({})", entry.name, entry.slug)],
+        vec![t("whoami-mesh-id"), entry.id.clone()],
+        vec![t("whoami-name"), entry.name_requested.clone()],
+        vec![t("whoami-role"), entry.role.clone()],
+        vec![t("whoami-member-key"), member_fp],
+        vec![t("whoami-peer-id"), peer_id.unwrap_or(none)],
+        vec![t("whoami-session"), session_id],
+        vec![t("whoami-broker"), entry.broker.clone()],
+    ];
+    for line in table(&rows) {
+        ctx.out.line(&line);
+    }
+    Ok(())
+}

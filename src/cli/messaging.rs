@@ -1,0 +1,410 @@
+//! Messaging and presence verbs: `send`, `inbox`, `peers`, `msg-status`, `status set`, `summary set`, `group`.
+
+use std::io::Read;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::client::check_body;
+use crate::config::MeshEntry;
+use crate::i18n::{t, t_args};
+use crate::output::{self, Role as Paint, icon, table};
+use crate::proto::{
+    DeliveryState, GroupParams, KeyHex, MessageId, PeerInfo, PeerResult, PresenceSetParams, Priority, Status,
+    StatusParams, StatusResult, method,
+};
+use crate::store::{Filter, StoredMessage};
+
+use super::args::{PriorityArg, StatusArg};
+use super::context::{Ctx, now_ms, runtime};
+use super::error::{CliError, Exit};
+use super::live::Live;
+use super::membership::open_inbox;
+
+/// How long `inbox` waits for the broker to push the backlog.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest TTL the broker accepts.
+const MAX_TTL: Duration = Duration::from_secs(30 * 86_400);
+/// Longest summary the broker accepts, in characters.
+const MAX_SUMMARY_CHARS: usize = 280;
+/// Backoff bounds while `inbox --follow` reconnects.
+const RECONNECT_MIN: Duration = Duration::from_secs(1);
+const RECONNECT_MAX: Duration = Duration::from_secs(30);
+
+fn peer_json(p: &PeerInfo, me: &KeyHex) -> Value {
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "member_key": p.member_key,
+        "role": p.role.as_str(),
+        "status": p.status.as_str(),
+        "summary": p.summary,
+        "visible": p.visible,
+        "groups": p.groups,
+        "online": p.online,
+        "last_seen_ms": p.last_seen_ms,
+        "you": p.id == *me,
+    })
+}
+
+fn message_json(m: &StoredMessage) -> Value {
+    json!({
+        "id": m.msg.msg_id,
+        "from": { "id": m.msg.from_key, "name": m.msg.from_name },
+        "to": m.msg.to_spec,
+        "priority": m.msg.priority,
+        "sent_at_ms": m.msg.sent_at_ms,
+        "received_at_ms": m.msg.received_at_ms,
+        "read": m.read_at_ms.is_some(),
+        "body": m.msg.body,
+    })
+}
+
+/// `claudemesh send <to> <text…> [--priority P] [--ttl D]`
+pub(crate) fn send(
+    ctx: &Ctx,
+    to: &str,
+    text: &[String],
+    priority: PriorityArg,
+    ttl: Option<Duration>,
+) -> Result<(), CliError> {
+    let body = if text.len() == 1 && text[0] == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map_err(|_| CliError::invalid("err-stdin-not-text"))?;
+        s.trim_end_matches('\n').to_string()
+    } else {
+        text.join(" ")
+    };
+    check_body(&body)?;
+    if ttl.is_some_and(|d| d > MAX_TTL) {
+        return Err(CliError::invalid("err-ttl-too-long").hint("hint-ttl"));
+    }
+    let priority = match priority {
+        PriorityArg::Now => Priority::Now,
+        PriorityArg::Next => Priority::Next,
+        PriorityArg::Low => Priority::Low,
+    };
+    let config = ctx.load_config()?;
+    let entry = ctx.select_mesh(&config, None)?;
+    let inbox = open_inbox(ctx)?;
+    let report = runtime()?.block_on(async {
+        let mut live = Live::connect(ctx, entry, inbox).await?;
+        let report = live.session.send_text(to, &body, priority, ttl.map(|d| d.as_secs())).await?;
+        live.finish().await?;
+        Ok::<_, CliError>(report)
+    })?;
+    for name in &report.skipped {
+        ctx.out.warn(&t_args("warn-skipped-unattested", &[("name", name.as_str().into())]));
+    }
+    if ctx.out.json {
+        let recipients: Vec<Value> =
+            report.recipients.iter().map(|(id, name)| json!({ "id": id, "name": name })).collect();
+        ctx.out.json(json!({
+            "id": report.id,
+            "to": report.to,
+            "recipients": recipients,
+            "skipped": report.skipped,
+            "accepted": report.accepted,
+            "duplicates": report.duplicates,
+            "expires_at_ms": report.expires_at_ms,
+        }));
+        return Ok(());
+    }
+    ctx.out.success(&t("send-done"));
+    ctx.out.line(&format!(
+        "  {}",
+        t_args(
+            "send-details",
+            &[
+                ("id", report.id.as_str().into()),
+                ("to", report.to.as_str().into()),
+                ("count", report.recipients.len().into()),
+            ],
+        )
+    ));
+    ctx.out.next_step(&t_args("send-next", &[("id", report.id.as_str().into())]));
+    Ok(())
+}
+
+fn print_messages(ctx: &Ctx, rows: &[StoredMessage], as_lines: bool) {
+    let now = now_ms();
+    for m in rows {
+        if ctx.out.json {
+            if as_lines {
+                ctx.out.json_line(message_json(m));
+            }
+            continue;
+        }
+        let marker = if m.read_at_ms.is_none() {
+            ctx.out.paint(Paint::Primary, icon::ON)
+        } else {
+            ctx.out.paint(Paint::Muted, icon::OFF)
+        };
+        let meta = ctx.out.paint(Paint::Dim, &format!("{} · {}", output::ago(now, m.msg.sent_at_ms), m.msg.priority));
+        let to = if m.msg.to_spec.starts_with('@') || m.msg.to_spec == "*" {
+            format!(" → {}", m.msg.to_spec)
+        } else {
+            String::new()
+        };
+        ctx.out.line(&format!("{marker} {}{to}  {meta}", m.msg.from_name));
+        for line in m.msg.body.lines() {
+            ctx.out.line(&format!("  {line}"));
+        }
+    }
+}
+
+/// `claudemesh inbox [--unread] [--follow]`
+pub(crate) fn inbox(ctx: &Ctx, unread: bool, follow: bool) -> Result<(), CliError> {
+    let config = ctx.load_config()?;
+    let entry = ctx.select_mesh(&config, None)?;
+    if follow {
+        return follow_inbox(ctx, entry, unread);
+    }
+    let inbox = open_inbox(ctx)?;
+    let rt = runtime()?;
+    let (mut inbox, synced) = rt.block_on(async {
+        match Live::connect(ctx, entry, inbox).await {
+            Ok(mut live) => {
+                let synced = live.wait_synced(SYNC_TIMEOUT).await?;
+                Ok((live.finish().await?, synced))
+            }
+            Err(e) if e.exit == Exit::Network => {
+                ctx.out.warn(&t_args("warn-inbox-offline", &[("broker", entry.broker.as_str().into())]));
+                Ok((open_inbox(ctx)?, false))
+            }
+            Err(e) => Err(e),
+        }
+    })?;
+    drop(rt);
+    let filter = if unread { Filter::Unread } else { Filter::All };
+    let rows = inbox.list(&entry.id, filter)?;
+    let unread_seqs: Vec<i64> = rows.iter().filter(|m| m.read_at_ms.is_none()).map(|m| m.seq).collect();
+    if ctx.out.json {
+        let messages: Vec<Value> = rows.iter().map(message_json).collect();
+        ctx.out.json(json!({ "mesh": entry.slug, "synced": synced, "messages": messages }));
+    } else if rows.is_empty() {
+        let id = if unread { "inbox-empty-unread" } else { "inbox-empty" };
+        ctx.out.line(&t_args(id, &[("mesh", entry.name.as_str().into())]));
+    } else {
+        print_messages(ctx, &rows, false);
+    }
+    inbox.mark_read(&unread_seqs, now_ms())?;
+    Ok(())
+}
+
+fn follow_inbox(ctx: &Ctx, entry: &MeshEntry, unread: bool) -> Result<(), CliError> {
+    let inbox = open_inbox(ctx)?;
+    let mesh_id = entry.id.clone();
+    runtime()?.block_on(async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        let mut live = Live::connect(ctx, entry, inbox).await?;
+        live.wait_synced(SYNC_TIMEOUT).await?;
+        let filter = if unread { Filter::Unread } else { Filter::All };
+        let mesh = mesh_id.clone();
+        let mut cursor = show_and_mark(ctx, &mut live, move |i| i.list(&mesh, filter)).await?.unwrap_or(0);
+        let mesh = mesh_id.clone();
+        cursor = cursor.max(live.with_inbox(move |i| i.last_seq(&mesh)).await?);
+        loop {
+            tokio::select! {
+                stepped = live.step() => { stepped?; }
+                _ = &mut ctrl_c => break,
+            }
+            let mesh = mesh_id.clone();
+            if let Some(last) = show_and_mark(ctx, &mut live, move |i| i.list(&mesh, Filter::After(cursor))).await? {
+                cursor = last;
+            }
+            if live.take_closed().is_some() {
+                let mut wait = RECONNECT_MIN;
+                ctx.out.warn(&t_args("warn-reconnecting", &[("broker", entry.broker.as_str().into())]));
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = &mut ctrl_c => return Ok(()),
+                    }
+                    match live.reconnect().await {
+                        Ok(()) => break,
+                        Err(e) if e.exit == Exit::Network => wait = (wait * 2).min(RECONNECT_MAX),
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        live.session.close().await;
+        Ok(())
+    })
+}
+
+/// Prints rows fetched by `query` as they arrive (one JSON object per line in JSON mode) and marks them read.
+/// Returns the highest `seq` printed.
+async fn show_and_mark(
+    ctx: &Ctx,
+    live: &mut Live,
+    query: impl FnOnce(&mut crate::store::Inbox) -> Result<Vec<StoredMessage>, crate::store::StoreError> + Send + 'static,
+) -> Result<Option<i64>, CliError> {
+    let rows = live.with_inbox(query).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    print_messages(ctx, &rows, true);
+    let seqs: Vec<i64> = rows.iter().map(|m| m.seq).collect();
+    let last = seqs.iter().copied().max();
+    live.with_inbox(move |i| i.mark_read(&seqs, now_ms())).await?;
+    Ok(last)
+}
+
+/// `claudemesh peers`
+pub(crate) fn peers(ctx: &Ctx) -> Result<(), CliError> {
+    let config = ctx.load_config()?;
+    let entry = ctx.select_mesh(&config, None)?;
+    let inbox = open_inbox(ctx)?;
+    let (mut peers, me) = runtime()?.block_on(async {
+        let mut live = Live::connect(ctx, entry, inbox).await?;
+        let peers = live.session.peers().await?;
+        let me = live.session.identity().session_key();
+        live.finish().await?;
+        Ok::<_, CliError>((peers, me))
+    })?;
+    if ctx.out.json {
+        let list: Vec<Value> = peers.iter().map(|p| peer_json(p, &me)).collect();
+        ctx.out.json(json!({ "mesh": entry.slug, "peers": list }));
+        return Ok(());
+    }
+    peers.sort_by(|a, b| b.online.cmp(&a.online).then_with(|| a.name.cmp(&b.name)));
+    let now = now_ms();
+    let rows: Vec<Vec<String>> = peers
+        .iter()
+        .map(|p| {
+            let (mark, seen) = if p.online {
+                (ctx.out.paint(Paint::Success, icon::ON), t("peers-online"))
+            } else {
+                (ctx.out.paint(Paint::Muted, icon::OFF), output::ago(now, p.last_seen_ms))
+            };
+            let name = if p.id == me { format!("{} {}", p.name, t("peers-you")) } else { p.name.clone() };
+            let groups: Vec<String> = p.groups.iter().map(|g| format!("@{}", g.name)).collect();
+            vec![mark, name, p.status.as_str().to_string(), seen, groups.join(" "), p.summary.clone()]
+        })
+        .collect();
+    for line in table(&rows) {
+        ctx.out.line(&line);
+    }
+    Ok(())
+}
+
+/// `claudemesh msg-status <id>`
+pub(crate) fn msg_status(ctx: &Ctx, id: &str) -> Result<(), CliError> {
+    let id = MessageId::try_from(id.trim().to_string())
+        .map_err(|_| CliError::invalid("err-bad-message-id").arg("id", id).hint("hint-message-id"))?;
+    let config = ctx.load_config()?;
+    let entry = ctx.select_mesh(&config, None)?;
+    let inbox = open_inbox(ctx)?;
+    let status: StatusResult = runtime()?.block_on(async {
+        let mut live = Live::connect(ctx, entry, inbox).await?;
+        let status = live.session.call_retrying(method::MESSAGE_STATUS, &StatusParams { id }).await?;
+        live.finish().await?;
+        Ok::<_, CliError>(status)
+    })?;
+    if ctx.out.json {
+        ctx.out.json(serde_json::to_value(&status).map_err(CliError::internal)?);
+        return Ok(());
+    }
+    let now = now_ms();
+    ctx.out.line(&format!(
+        "{} {}",
+        ctx.out.paint(Paint::Primary, icon::MESH),
+        t_args(
+            "status-header",
+            &[
+                ("id", status.id.as_str().into()),
+                ("to", status.to.as_str().into()),
+                ("state", status.state.as_str().into()),
+            ],
+        )
+    ));
+    let rows: Vec<Vec<String>> = status
+        .recipients
+        .iter()
+        .map(|r| {
+            let (mark, detail) = match r.state {
+                DeliveryState::Delivered => (
+                    ctx.out.paint(Paint::Success, icon::OK),
+                    r.delivered_at_ms.map(|at| output::ago(now, at)).unwrap_or_default(),
+                ),
+                DeliveryState::Queued => (
+                    ctx.out.paint(Paint::Muted, icon::BULLET),
+                    t_args("status-attempts", &[("count", r.attempts.into())]),
+                ),
+                DeliveryState::Expired => (ctx.out.paint(Paint::Error, icon::FAIL), String::new()),
+            };
+            vec![format!("  {mark}"), r.name.clone(), r.state.as_str().to_string(), detail]
+        })
+        .collect();
+    for line in table(&rows) {
+        ctx.out.line(&line);
+    }
+    Ok(())
+}
+
+/// Runs one presence or group call and prints the caller's updated peer.
+fn update_self<P: serde::Serialize>(ctx: &Ctx, method: &str, params: P, done: String) -> Result<(), CliError> {
+    let config = ctx.load_config()?;
+    let entry = ctx.select_mesh(&config, None)?;
+    let inbox = open_inbox(ctx)?;
+    let (result, me) = runtime()?.block_on(async {
+        let mut live = Live::connect(ctx, entry, inbox).await?;
+        let result: PeerResult = live.session.call_retrying(method, &params).await?;
+        let me = live.session.identity().session_key();
+        live.finish().await?;
+        Ok::<_, CliError>((result, me))
+    })?;
+    if ctx.out.json {
+        ctx.out.json(json!({ "peer": peer_json(&result.peer, &me) }));
+    } else {
+        ctx.out.success(&done);
+    }
+    Ok(())
+}
+
+/// `claudemesh status set idle|working|dnd`
+pub(crate) fn status_set(ctx: &Ctx, status: StatusArg) -> Result<(), CliError> {
+    let status = match status {
+        StatusArg::Idle => Status::Idle,
+        StatusArg::Working => Status::Working,
+        StatusArg::Dnd => Status::Dnd,
+    };
+    let params = PresenceSetParams { status: Some(status), ..Default::default() };
+    update_self(ctx, method::PRESENCE_SET, params, t_args("status-set-done", &[("status", status.as_str().into())]))
+}
+
+/// `claudemesh summary set <text…>`
+pub(crate) fn summary_set(ctx: &Ctx, text: &[String]) -> Result<(), CliError> {
+    let summary = text.join(" ").trim().to_string();
+    if summary.chars().count() > MAX_SUMMARY_CHARS || summary.chars().any(char::is_control) {
+        return Err(CliError::invalid("err-bad-summary").arg("max", MAX_SUMMARY_CHARS));
+    }
+    let params = PresenceSetParams { summary: Some(summary), ..Default::default() };
+    update_self(ctx, method::PRESENCE_SET, params, t("summary-set-done"))
+}
+
+fn group_name(raw: &str) -> Result<String, CliError> {
+    let name = raw.trim().trim_start_matches('@').to_string();
+    if crate::proto::is_valid_name(&name) && !name.chars().any(char::is_whitespace) {
+        Ok(name)
+    } else {
+        Err(CliError::invalid("err-bad-group-name").arg("name", raw).hint("hint-group-rules"))
+    }
+}
+
+/// `claudemesh group join <name> [--role R]`
+pub(crate) fn group_join(ctx: &Ctx, name: &str, role: Option<&str>) -> Result<(), CliError> {
+    let name = group_name(name)?;
+    let done = t_args("group-join-done", &[("group", name.as_str().into())]);
+    update_self(ctx, method::GROUP_JOIN, GroupParams { name, role: role.map(str::to_string) }, done)
+}
+
+/// `claudemesh group leave <name>`
+pub(crate) fn group_leave(ctx: &Ctx, name: &str) -> Result<(), CliError> {
+    let name = group_name(name)?;
+    let done = t_args("group-leave-done", &[("group", name.as_str().into())]);
+    update_self(ctx, method::GROUP_LEAVE, GroupParams { name, role: None }, done)
+}

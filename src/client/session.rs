@@ -1,0 +1,389 @@
+//! A mesh session over one broker connection: `auth.hello` (plus `mesh.create` / `invite.redeem` before it),
+//! typed calls with one retry on a fresh connection, and the end-to-end sealing and opening of messages.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::ClientError;
+use super::connection::{Connection, Event, connect};
+use super::targeting::{batch_envelopes, resolve};
+use crate::crypto::{SigningKey, box_open, box_seal, verify_hex};
+use crate::proto::{
+    Attestation, ChallengeParams, DeliverParams, Envelope, ErrorCode, HelloParams, HelloResult, Invite, KeyHex,
+    MAX_BODY_BYTES, MAX_FRAME_BYTES, MeshCreateParams, MeshId, MessageId, PeerInfo, PeerListResult, Priority,
+    RedeemParams, RedeemResult, SealedBody, SendParams, SendResult, attestation_bytes, hello_bytes, mesh_create_bytes,
+    method, redeem_bytes,
+};
+
+/// Frames we build stay this far below the broker's cap (room for the request id and JSON-RPC envelope).
+const FRAME_BUDGET: usize = MAX_FRAME_BYTES - 4 * 1024;
+/// Most envelopes the broker takes in one `message.send`.
+const MAX_ENVELOPES_PER_CALL: usize = 1000;
+/// Largest sealed body (MAC + ciphertext) the broker accepts.
+const MAX_SEALED_BYTES: usize = MAX_BODY_BYTES + 1024;
+/// Bytes crypto_box adds to the plaintext.
+const BOX_MAC_BYTES: usize = 16;
+/// Longest we honour a broker's `retry_after_ms` before giving up.
+const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Who we are in one mesh: the member key (membership), the session key (this peer) and the requested name.
+pub(crate) struct Identity {
+    pub mesh_id: MeshId,
+    pub member: SigningKey,
+    pub session: SigningKey,
+    pub name: String,
+}
+
+impl Identity {
+    pub(crate) fn member_key(&self) -> KeyHex {
+        KeyHex(self.member.public())
+    }
+    pub(crate) fn session_key(&self) -> KeyHex {
+        KeyHex(self.session.public())
+    }
+}
+
+/// Why a delivery could not be opened (it is acknowledged and dropped).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum OpenError {
+    #[error("the nonce or ciphertext is not valid base64")]
+    Encoding,
+    #[error("it does not decrypt under the sender's key")]
+    Decrypt,
+    #[error("the decrypted body is not a v1 message")]
+    Body,
+    #[error("the sealed ids do not match the envelope")]
+    Mismatch,
+}
+
+/// What a send did.
+#[derive(Debug, Clone)]
+pub(crate) struct SendReport {
+    pub id: MessageId,
+    pub to: String,
+    /// Recipients a sealed copy was sent to (session key, name).
+    pub recipients: Vec<(KeyHex, String)>,
+    /// Peers left out because their attestation does not verify.
+    pub skipped: Vec<String>,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub expires_at_ms: u64,
+}
+
+/// An authenticated session: one live connection at a time, reconnected on demand under the same identity.
+pub(crate) struct MeshSession {
+    url: String,
+    identity: Identity,
+    conn: Connection,
+    generation: u64,
+    events_tx: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedReceiver<Event>,
+    hello: HelloResult,
+}
+
+/// Rejects bodies the broker would refuse, before any network use.
+pub(crate) fn check_body(body: &str) -> Result<(), ClientError> {
+    if body.trim().is_empty() {
+        return Err(ClientError::EmptyBody);
+    }
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ClientError::BodyTooLarge { bytes: body.len(), max: MAX_BODY_BYTES });
+    }
+    Ok(())
+}
+
+fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn client_name() -> String {
+    format!("claudemesh-cli/{}", env!("CARGO_PKG_VERSION"))
+}
+
+async fn typed_call<P: Serialize, R: DeserializeOwned>(
+    conn: &mut Connection,
+    method: &str,
+    params: &P,
+) -> Result<R, ClientError> {
+    let params = serde_json::to_value(params).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    let value = conn.call(method, params).await?;
+    serde_json::from_value(value).map_err(|e| ClientError::Protocol(format!("bad {method} result: {e}")))
+}
+
+async fn hello(conn: &mut Connection, challenge: &ChallengeParams, id: &Identity) -> Result<HelloResult, ClientError> {
+    let mesh = id.mesh_id.as_str();
+    let member = id.member_key().to_string();
+    let session = id.session_key().to_string();
+    let issued_at_ms = now_ms();
+    let params = HelloParams {
+        mesh_id: id.mesh_id.clone(),
+        member_key: id.member_key(),
+        session_key: id.session_key(),
+        attestation: Attestation {
+            issued_at_ms,
+            signature: id.member.sign_hex(&attestation_bytes(mesh, &member, &session, issued_at_ms)),
+        },
+        name: id.name.clone(),
+        client: Some(client_name()),
+        signature: id.session.sign_hex(&hello_bytes(&challenge.nonce, mesh, &member, &session)),
+    };
+    typed_call(conn, method::AUTH_HELLO, &params).await
+}
+
+/// Decrypts a delivery under the sender's key and checks the sealed ids against the envelope and our mesh.
+pub(crate) fn open_sealed(session: &SigningKey, mesh: &MeshId, d: &DeliverParams) -> Result<SealedBody, OpenError> {
+    let nonce_bytes = STANDARD.decode(&d.nonce).map_err(|_| OpenError::Encoding)?;
+    let nonce: [u8; 24] = nonce_bytes.try_into().map_err(|_| OpenError::Encoding)?;
+    let ciphertext = STANDARD.decode(&d.ciphertext).map_err(|_| OpenError::Encoding)?;
+    let plaintext = box_open(session, d.from.bytes(), &nonce, &ciphertext).map_err(|_| OpenError::Decrypt)?;
+    let body: SealedBody = serde_json::from_slice(&plaintext).map_err(|_| OpenError::Body)?;
+    if body.v != 1 {
+        return Err(OpenError::Body);
+    }
+    if body.id != d.id || body.mesh != *mesh {
+        return Err(OpenError::Mismatch);
+    }
+    Ok(body)
+}
+
+/// One recipient's envelope: `body` sealed from `sender` to `recipient`.
+pub(crate) fn seal_for(sender: &SigningKey, recipient: &KeyHex, plaintext: &[u8]) -> Result<Envelope, ClientError> {
+    let (nonce, ciphertext) = box_seal(sender, recipient.bytes(), plaintext)?;
+    Ok(Envelope { to: *recipient, nonce: STANDARD.encode(nonce), ciphertext: STANDARD.encode(ciphertext) })
+}
+
+impl MeshSession {
+    /// Connects to `url` and authenticates as `identity`.
+    pub(crate) async fn open(url: &str, identity: Identity) -> Result<Self, ClientError> {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (mut conn, challenge) = connect(url, 1, events_tx.clone()).await?;
+        let hello = hello(&mut conn, &challenge, &identity).await?;
+        Ok(Self { url: url.to_string(), identity, conn, generation: 1, events_tx, events, hello })
+    }
+
+    /// Creates the mesh `identity.mesh_id` named `mesh_name` with `identity.member` as owner, then authenticates.
+    pub(crate) async fn create_mesh(url: &str, identity: Identity, mesh_name: &str) -> Result<Self, ClientError> {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (mut conn, challenge) = connect(url, 1, events_tx.clone()).await?;
+        let owner = identity.member_key();
+        let signed = mesh_create_bytes(&challenge.nonce, identity.mesh_id.as_str(), mesh_name, &owner.to_string());
+        let params = MeshCreateParams {
+            mesh_id: identity.mesh_id.clone(),
+            name: mesh_name.to_string(),
+            owner_key: owner,
+            signature: identity.member.sign_hex(&signed),
+        };
+        let _: Value = typed_call(&mut conn, method::MESH_CREATE, &params).await?;
+        let hello = hello(&mut conn, &challenge, &identity).await?;
+        Ok(Self { url: url.to_string(), identity, conn, generation: 1, events_tx, events, hello })
+    }
+
+    /// Redeems `invite` (whose token is `token`) for `identity.member`, then authenticates.
+    pub(crate) async fn redeem(
+        identity: Identity,
+        invite: &Invite,
+        token: &str,
+    ) -> Result<(Self, RedeemResult), ClientError> {
+        let url = invite.broker.clone();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (mut conn, challenge) = connect(&url, 1, events_tx.clone()).await?;
+        let member = identity.member_key();
+        let params = RedeemParams {
+            token: token.to_string(),
+            member_key: member,
+            name: identity.name.clone(),
+            signature: identity.member.sign_hex(&redeem_bytes(&challenge.nonce, &invite.id, &member.to_string())),
+        };
+        let redeemed: RedeemResult = typed_call(&mut conn, method::INVITE_REDEEM, &params).await?;
+        let hello = hello(&mut conn, &challenge, &identity).await?;
+        Ok((Self { url, identity, conn, generation: 1, events_tx, events, hello }, redeemed))
+    }
+
+    /// The result of the latest `auth.hello` (our peer as the broker sees it, the mesh, the backlog size).
+    pub(crate) fn hello(&self) -> &HelloResult {
+        &self.hello
+    }
+
+    pub(crate) fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Replaces the connection with a fresh, authenticated one (same identity, same event stream).
+    pub(crate) async fn reconnect(&mut self) -> Result<(), ClientError> {
+        let generation = self.generation + 1;
+        let (mut conn, challenge) = connect(&self.url, generation, self.events_tx.clone()).await?;
+        self.hello = hello(&mut conn, &challenge, &self.identity).await?;
+        let old = std::mem::replace(&mut self.conn, conn);
+        self.generation = generation;
+        drop(old);
+        Ok(())
+    }
+
+    /// One typed call on the current connection.
+    pub(crate) async fn call<P: Serialize, R: DeserializeOwned>(
+        &mut self,
+        method: &str,
+        params: &P,
+    ) -> Result<R, ClientError> {
+        typed_call(&mut self.conn, method, params).await
+    }
+
+    /// A typed call for idempotent methods: on connection loss, reconnect once and send the same request again;
+    /// when rate limited, wait as the broker asks (briefly) and send it again.
+    pub(crate) async fn call_retrying<P: Serialize, R: DeserializeOwned>(
+        &mut self,
+        method: &str,
+        params: &P,
+    ) -> Result<R, ClientError> {
+        match typed_call(&mut self.conn, method, params).await {
+            Err(e) if e.is_connection_loss() => {
+                tracing::debug!(method, error = %e, "retrying on a fresh connection");
+                self.reconnect().await?;
+                typed_call(&mut self.conn, method, params).await
+            }
+            Err(ClientError::Rpc(e)) if e.kind() == Some(ErrorCode::RateLimited) => {
+                let wait = e
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get("retry_after_ms"))
+                    .and_then(Value::as_u64)
+                    .map_or(MAX_RETRY_AFTER, std::time::Duration::from_millis);
+                tokio::time::sleep(wait.min(MAX_RETRY_AFTER)).await;
+                typed_call(&mut self.conn, method, params).await
+            }
+            other => other,
+        }
+    }
+
+    /// The next event of the current connection, waiting for one. Close events of replaced connections are skipped.
+    pub(crate) async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            let event = self.events.recv().await?;
+            if self.is_current(&event) {
+                return Some(event);
+            }
+        }
+    }
+
+    /// The next event if one is already queued.
+    pub(crate) fn try_event(&mut self) -> Option<Event> {
+        loop {
+            let event = self.events.try_recv().ok()?;
+            if self.is_current(&event) {
+                return Some(event);
+            }
+        }
+    }
+
+    fn is_current(&self, event: &Event) -> bool {
+        match event {
+            Event::Closed { generation, .. } => *generation == self.generation,
+            Event::Notification { .. } => true,
+        }
+    }
+
+    /// Closes the connection cleanly.
+    pub(crate) async fn close(self) {
+        self.conn.close().await;
+    }
+
+    /// Opens one delivery addressed to this session.
+    pub(crate) fn open_delivery(&self, d: &DeliverParams) -> Result<SealedBody, OpenError> {
+        open_sealed(&self.identity.session, &self.identity.mesh_id, d)
+    }
+
+    /// The peers of the mesh (`peer.list`).
+    pub(crate) async fn peers(&mut self) -> Result<Vec<PeerInfo>, ClientError> {
+        let result: PeerListResult = self.call_retrying(method::PEER_LIST, &serde_json::json!({})).await?;
+        Ok(result.peers)
+    }
+
+    /// Whether a peer's session key is attested by its member key for this mesh.
+    pub(crate) fn attestation_ok(&self, peer: &PeerInfo) -> bool {
+        let signed = attestation_bytes(
+            self.identity.mesh_id.as_str(),
+            &peer.member_key.to_string(),
+            &peer.id.to_string(),
+            peer.attestation.issued_at_ms,
+        );
+        verify_hex(peer.member_key.bytes(), &signed, &peer.attestation.signature).is_ok()
+    }
+
+    /// Resolves `to`, seals `body` once per verified recipient and sends the envelopes, in as many
+    /// `message.send` frames as needed, all under one message id.
+    pub(crate) async fn send_text(
+        &mut self,
+        to: &str,
+        body: &str,
+        priority: Priority,
+        ttl_secs: Option<u64>,
+    ) -> Result<SendReport, ClientError> {
+        check_body(body)?;
+        let peers = self.peers().await?;
+        let me = self.identity.session_key();
+        let targets = resolve(&peers, to, &me)?;
+        let (verified, rejected): (Vec<&PeerInfo>, Vec<&PeerInfo>) =
+            targets.into_iter().partition(|p| self.attestation_ok(p));
+        let skipped: Vec<String> = rejected.iter().map(|p| p.name.clone()).collect();
+        if verified.is_empty() {
+            return Err(ClientError::Unverified { names: skipped });
+        }
+
+        let id = MessageId::generate();
+        let sent_at_ms = now_ms();
+        let sealed = SealedBody {
+            v: 1,
+            id: id.clone(),
+            mesh: self.identity.mesh_id.clone(),
+            kind: "text".into(),
+            body: body.to_string(),
+            sent_at_ms,
+        };
+        let plaintext = serde_json::to_vec(&sealed).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        // JSON escaping can grow a body under the plaintext cap past the broker's sealed cap.
+        if plaintext.len() + BOX_MAC_BYTES > MAX_SEALED_BYTES {
+            return Err(ClientError::BodyTooLarge { bytes: plaintext.len() + BOX_MAC_BYTES, max: MAX_SEALED_BYTES });
+        }
+        let mut envelopes = Vec::with_capacity(verified.len());
+        for peer in &verified {
+            envelopes.push(seal_for(&self.identity.session, &peer.id, &plaintext)?);
+        }
+        let recipients = verified.iter().map(|p| (p.id, p.name.clone())).collect();
+
+        let template = SendParams { id: id.clone(), to: to.to_string(), priority, ttl_secs, envelopes: Vec::new() };
+        let fixed = serde_json::to_string(&template).map(|s| s.len()).unwrap_or(0) + 128;
+        let mut report =
+            SendReport { id, to: to.to_string(), recipients, skipped, accepted: 0, duplicates: 0, expires_at_ms: 0 };
+        for batch in batch_envelopes(envelopes, fixed, FRAME_BUDGET, MAX_ENVELOPES_PER_CALL) {
+            let params = SendParams { envelopes: batch, ..template.clone() };
+            let result: SendResult = match self.call_retrying(method::MESSAGE_SEND, &params).await {
+                Err(ClientError::FrameTooLarge { bytes, .. }) => {
+                    return Err(ClientError::BodyTooLarge { bytes, max: MAX_BODY_BYTES });
+                }
+                other => other?,
+            };
+            report.accepted += result.accepted;
+            report.duplicates += result.duplicates;
+            report.expires_at_ms = report.expires_at_ms.max(result.expires_at_ms);
+        }
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_checked_before_sending() {
+        assert!(check_body("hello").is_ok());
+        assert!(matches!(check_body("  "), Err(ClientError::EmptyBody)));
+        assert!(matches!(check_body(&"x".repeat(MAX_BODY_BYTES + 1)), Err(ClientError::BodyTooLarge { .. })));
+        assert!(check_body(&"x".repeat(MAX_BODY_BYTES)).is_ok());
+    }
+}

@@ -1,0 +1,80 @@
+//! A snapshot of the environment variables claudemesh honours, read once at start-up and passed down.
+
+use std::path::PathBuf;
+
+/// The process environment as claudemesh sees it. Nothing else in the crate reads environment variables.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Env {
+    /// `CLAUDEMESH_HOME`.
+    pub claudemesh_home: Option<PathBuf>,
+    /// `HOME`.
+    pub home: Option<PathBuf>,
+    /// `CLAUDEMESH_MESH`: the mesh to use when `--mesh` is absent.
+    pub mesh: Option<String>,
+    /// `CLAUDEMESH_BROKER`: the broker for `new` when `--broker` is absent.
+    pub broker: Option<String>,
+    /// `CLAUDE_CODE_SESSION_ID`: keys the session key so a resumed session keeps its identity.
+    pub session_id: Option<String>,
+    /// `USER`: the default display name.
+    pub user: Option<String>,
+    /// `CLAUDEMESH_LANG`, then `LC_ALL`, `LC_MESSAGES`, `LANG`: the first one set.
+    pub locale: Option<String>,
+    /// `NO_COLOR` set to anything non-empty.
+    pub no_color: bool,
+    /// `CLAUDEMESH_LOG`, else `RUST_LOG`: a tracing filter for stderr logs.
+    pub log_filter: Option<String>,
+}
+
+impl Env {
+    pub(crate) fn from_process() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the snapshot from any lookup function (tests pass a map). Empty values count as unset.
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let locale = ["CLAUDEMESH_LANG", "LC_ALL", "LC_MESSAGES", "LANG"].iter().find_map(|n| get(n));
+        Self {
+            claudemesh_home: get("CLAUDEMESH_HOME").map(PathBuf::from),
+            home: get("HOME").map(PathBuf::from),
+            mesh: get("CLAUDEMESH_MESH"),
+            broker: get("CLAUDEMESH_BROKER"),
+            session_id: get("CLAUDE_CODE_SESSION_ID"),
+            user: get("USER"),
+            locale,
+            no_color: get("NO_COLOR").is_some(),
+            log_filter: get("CLAUDEMESH_LOG").or_else(|| get("RUST_LOG")),
+        }
+    }
+
+    /// `$CLAUDEMESH_HOME`, else `$HOME/.claudemesh`.
+    pub(crate) fn home_dir(&self) -> Option<PathBuf> {
+        self.claudemesh_home.clone().or_else(|| self.home.as_ref().map(|h| h.join(".claudemesh")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Env::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn claudemesh_home_wins_over_home() {
+        assert_eq!(env(&[("HOME", "/h")]).home_dir(), Some(PathBuf::from("/h/.claudemesh")));
+        assert_eq!(env(&[("HOME", "/h"), ("CLAUDEMESH_HOME", "/c")]).home_dir(), Some(PathBuf::from("/c")));
+        assert_eq!(env(&[]).home_dir(), None);
+    }
+
+    #[test]
+    fn locale_prefers_claudemesh_lang_then_lc_all_then_lang() {
+        assert_eq!(env(&[("LANG", "es_ES.UTF-8")]).locale.as_deref(), Some("es_ES.UTF-8"));
+        assert_eq!(env(&[("LANG", "es_ES"), ("LC_ALL", "en_US")]).locale.as_deref(), Some("en_US"));
+        assert_eq!(env(&[("LC_ALL", "es"), ("CLAUDEMESH_LANG", "en")]).locale.as_deref(), Some("en"));
+        assert_eq!(env(&[("LANG", "")]).locale, None);
+    }
+}
