@@ -48,6 +48,8 @@ pub(crate) struct Shared {
     pub metrics: Metrics,
     pub settings: Settings,
     pub next_conn: AtomicU64,
+    /// Turns true on shutdown; grace timers stop waiting so the store can close.
+    pub shutdown: watch::Receiver<bool>,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -823,7 +825,14 @@ impl Conn {
         let (m2, p2) = (mesh.clone(), peer);
         let _ = shared.db.run(move |c| store::touch_peer(c, &m2, &p2, now)).await;
         tokio::spawn(async move {
-            tokio::time::sleep(shared.settings.grace).await;
+            let mut sd = shared.shutdown.clone();
+            let stopping = async move {
+                let _ = sd.wait_for(|v| *v).await;
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(shared.settings.grace) => {}
+                _ = stopping => return,
+            }
             if shared.hub.expire(&mesh, &peer, generation) {
                 let (m2, p2) = (mesh.clone(), peer);
                 let name = shared.db.run(move |c| store::peer(c, &m2, &p2)).await.ok().flatten().map(|p| p.name).unwrap_or_default();

@@ -26,7 +26,8 @@ enum Lease {
 
 struct Live {
     lease: Lease,
-    tx: mpsc::Sender<Outbound>,
+    /// The connection's outbound queue; `None` during the grace window so the closed connection's writer ends.
+    tx: Option<mpsc::Sender<Outbound>>,
     wake: Arc<Notify>,
 }
 
@@ -56,12 +57,14 @@ impl Hub {
     pub(crate) fn attach(&self, mesh: &MeshId, peer: &KeyHex, conn: u64, tx: mpsc::Sender<Outbound>, wake: Arc<Notify>) -> Attach {
         let mut rooms = self.rooms();
         let room = rooms.entry(mesh.clone()).or_default();
-        let new = Live { lease: Lease::Online { conn }, tx, wake };
+        let new = Live { lease: Lease::Online { conn }, tx: Some(tx), wake };
         match room.insert(*peer, new) {
             None => Attach::Joined,
             Some(Live { lease: Lease::Grace { .. }, .. }) => Attach::Resumed,
             Some(Live { lease: Lease::Online { .. }, tx, .. }) => {
-                let _ = tx.try_send(Outbound::Close(CloseCode::SessionReplaced, "session replaced"));
+                if let Some(tx) = tx {
+                    let _ = tx.try_send(Outbound::Close(CloseCode::SessionReplaced, "session replaced"));
+                }
                 Attach::Replaced
             }
         }
@@ -76,6 +79,7 @@ impl Hub {
             Lease::Online { conn: c } if c == conn => {
                 let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
                 live.lease = Lease::Grace { generation };
+                live.tx = None;
                 Some(generation)
             }
             _ => None,
@@ -100,8 +104,8 @@ impl Hub {
     pub(crate) fn remove(&self, mesh: &MeshId, peer: &KeyHex, code: CloseCode) {
         let mut rooms = self.rooms();
         if let Some(room) = rooms.get_mut(mesh) {
-            if let Some(live) = room.remove(peer) {
-                let _ = live.tx.try_send(Outbound::Close(code, "removed from mesh"));
+            if let Some(tx) = room.remove(peer).and_then(|live| live.tx) {
+                let _ = tx.try_send(Outbound::Close(code, "removed from mesh"));
             }
         }
     }
@@ -129,8 +133,8 @@ impl Hub {
     pub(crate) fn broadcast(&self, mesh: &MeshId, except: Option<&KeyHex>, text: &str) {
         if let Some(room) = self.rooms().get(mesh) {
             for (key, live) in room {
-                if Some(key) != except && matches!(live.lease, Lease::Online { .. }) {
-                    let _ = live.tx.try_send(Outbound::Text(text.to_string()));
+                if let (true, Some(tx)) = (Some(key) != except, &live.tx) {
+                    let _ = tx.try_send(Outbound::Text(text.to_string()));
                 }
             }
         }

@@ -98,7 +98,9 @@ pub(crate) fn run(args: BrokerArgs, default_data: PathBuf) -> Result<(), BrokerE
         }
         let data = args.data.clone().unwrap_or(default_data);
         prepare_dir(&data).map_err(|e| BrokerError::DataDir(data.clone(), e))?;
-        let (db, store_thread) = db::Db::open(&data.join("broker.db"), args.durability, store::migrate)?;
+        let db_path = data.join("broker.db");
+        let (db, store_thread) = db::Db::open(&db_path, args.durability, store::migrate)?;
+        restrict_files(&db_path);
         let public_url = args.public_url.clone().unwrap_or_else(|| format!("ws://{addr}{}", crate::proto::WS_PATH));
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
@@ -141,6 +143,16 @@ fn prepare_dir(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
+/// The database and its WAL/SHM companions are readable by the broker's user only.
+fn restrict_files(db_path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = db_path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+    }
+}
+
 async fn wait_for_signal() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -181,6 +193,7 @@ async fn serve(
         metrics: metrics::Metrics::default(),
         settings,
         next_conn: Default::default(),
+        shutdown: shutdown.clone(),
     });
     let (alive, mut all_done) = tokio::sync::mpsc::channel::<()>(1);
     let app = App { shared: shared.clone(), shutdown: shutdown.clone(), public_url: Arc::new(public_url), alive };
