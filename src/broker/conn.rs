@@ -280,12 +280,11 @@ impl Conn {
         }
         if let After::Pump = after {
             // The hello reply goes out before any delivery; announce an empty backlog at once.
-            if let Some(a) = &mut self.auth {
-                if a.pending_sync == Some(0) {
+            if let Some(a) = &mut self.auth
+                && a.pending_sync == Some(0) {
                     a.pending_sync = None;
                     self.notify(method::INBOX_SYNCED, &proto::InboxSyncedParams { count: 0 });
                 }
-            }
         }
         after
     }
@@ -779,11 +778,10 @@ impl Conn {
                 self.notify(method::MESSAGE_DELIVER, d);
             }
             if caught_up {
-                if let Some(a) = &mut self.auth {
-                    if let Some(count) = a.pending_sync.take() {
+                if let Some(a) = &mut self.auth
+                    && let Some(count) = a.pending_sync.take() {
                         self.notify(method::INBOX_SYNCED, &proto::InboxSyncedParams { count });
                     }
-                }
                 return;
             }
         }

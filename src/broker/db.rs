@@ -21,11 +21,10 @@ pub(crate) enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        if let rusqlite::Error::SqliteFailure(f, _) = &e {
-            if f.code == rusqlite::ErrorCode::DiskFull {
+        if let rusqlite::Error::SqliteFailure(f, _) = &e
+            && f.code == rusqlite::ErrorCode::DiskFull {
                 return StoreError::Full;
             }
-        }
         StoreError::Unavailable(e.to_string())
     }
 }

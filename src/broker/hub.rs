@@ -103,11 +103,10 @@ impl Hub {
     /// Removes a peer at once (it left the mesh), closing its connection with `code`.
     pub(crate) fn remove(&self, mesh: &MeshId, peer: &KeyHex, code: CloseCode) {
         let mut rooms = self.rooms();
-        if let Some(room) = rooms.get_mut(mesh) {
-            if let Some(tx) = room.remove(peer).and_then(|live| live.tx) {
+        if let Some(room) = rooms.get_mut(mesh)
+            && let Some(tx) = room.remove(peer).and_then(|live| live.tx) {
                 let _ = tx.try_send(Outbound::Close(code, "removed from mesh"));
             }
-        }
     }
 
     /// Online or inside its grace window (a reconnect inside the window is invisible to others).
@@ -121,11 +120,10 @@ impl Hub {
 
     /// Wakes the peer's connection so it pulls new deliveries.
     pub(crate) fn wake(&self, mesh: &MeshId, peer: &KeyHex) {
-        if let Some(live) = self.rooms().get(mesh).and_then(|r| r.get(peer)) {
-            if matches!(live.lease, Lease::Online { .. }) {
+        if let Some(live) = self.rooms().get(mesh).and_then(|r| r.get(peer))
+            && matches!(live.lease, Lease::Online { .. }) {
                 live.wake.notify_one();
             }
-        }
     }
 
     /// Sends a notification to every online peer of the mesh except `except`. A peer whose queue is full misses

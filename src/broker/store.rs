@@ -9,8 +9,6 @@ use crate::proto::{
     RecipientStatus, Role, Status,
 };
 
-const SCHEMA_VERSION: i64 = 1;
-
 pub(crate) fn migrate(c: &Connection) -> rusqlite::Result<()> {
     let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if v < 1 {
@@ -40,7 +38,6 @@ pub(crate) fn migrate(c: &Connection) -> rusqlite::Result<()> {
             COMMIT;",
         )?;
     }
-    debug_assert!(SCHEMA_VERSION == 1);
     Ok(())
 }
 

@@ -14,7 +14,9 @@ mod vectors;
 pub(crate) use boxes::{box_open, box_seal};
 #[allow(unused_imports)] // sealed boxes and secretbox are for later features (invites, shared state)
 pub(crate) use boxes::{open_anonymous, seal_anonymous, secretbox_open, secretbox_seal};
-pub(crate) use keys::{SigningKey, fingerprint, verify, verify_hex, x25519_public};
+pub(crate) use keys::{SigningKey, fingerprint, verify_hex};
+#[allow(unused_imports)] // raw-signature verification and key conversion are used by tests and later features
+pub(crate) use keys::{verify, x25519_public};
 
 /// Everything that can go wrong in this module. Messages never contain key material.
 #[derive(Debug, thiserror::Error)]

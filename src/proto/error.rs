@@ -141,7 +141,8 @@ impl std::error::Error for RpcError {}
 /// WebSocket close codes the broker uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CloseCode {
-    /// Normal close.
+    /// Normal close (sent by clients; listed for completeness of the documented table).
+    #[allow(dead_code)]
     Normal = 1000,
     /// Broker shutting down; reconnect later.
     GoingAway = 1001,
