@@ -99,7 +99,8 @@ pub(crate) async fn handle(socket: WebSocket, shared: Arc<Shared>, mut shutdown:
                 Outbound::Text(t) => sink.send(Message::Text(t.into())).await,
                 Outbound::Ping => sink.send(Message::Ping(Default::default())).await,
                 Outbound::Close(code, reason) => {
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code: code.code(), reason: reason.into() }))).await;
+                    let _ =
+                        sink.send(Message::Close(Some(CloseFrame { code: code.code(), reason: reason.into() }))).await;
                     break;
                 }
             };
@@ -220,7 +221,9 @@ fn store_err(e: StoreError) -> RpcError {
     match e {
         StoreError::Rejected(code, msg) => RpcError::new(code, msg),
         StoreError::Full => RpcError::new(ErrorCode::Unavailable, "the broker's disk is full; nothing was stored"),
-        StoreError::Unavailable(_) => RpcError::new(ErrorCode::Unavailable, "the broker's store is unavailable; nothing was stored"),
+        StoreError::Unavailable(_) => {
+            RpcError::new(ErrorCode::Unavailable, "the broker's store is unavailable; nothing was stored")
+        }
     }
 }
 
@@ -266,7 +269,11 @@ impl Conn {
         };
         if let Err(wait) = self.requests.take(1, Instant::now()) {
             Metrics::inc(&m.rate_limited, 1);
-            let err = RpcError::with_data(ErrorCode::RateLimited, "too many requests; slow down", json!({"retry_after_ms": wait.as_millis() as u64}));
+            let err = RpcError::with_data(
+                ErrorCode::RateLimited,
+                "too many requests; slow down",
+                json!({"retry_after_ms": wait.as_millis() as u64}),
+            );
             self.send_text(proto::encode_error(&id, &err));
             return After::Nothing;
         }
@@ -281,10 +288,11 @@ impl Conn {
         if let After::Pump = after {
             // The hello reply goes out before any delivery; announce an empty backlog at once.
             if let Some(a) = &mut self.auth
-                && a.pending_sync == Some(0) {
-                    a.pending_sync = None;
-                    self.notify(method::INBOX_SYNCED, &proto::InboxSyncedParams { count: 0 });
-                }
+                && a.pending_sync == Some(0)
+            {
+                a.pending_sync = None;
+                self.notify(method::INBOX_SYNCED, &proto::InboxSyncedParams { count: 0 });
+            }
         }
         after
     }
@@ -300,12 +308,21 @@ impl Conn {
                     Err(e) => {
                         Metrics::inc(&self.shared.metrics.auth_failures, 1);
                         let close = matches!(e.kind(), Some(ErrorCode::AuthFailed | ErrorCode::NotMember));
-                        (Err(e), if close { After::Close(CloseCode::PolicyViolation, "authentication failed") } else { After::Nothing })
+                        (
+                            Err(e),
+                            if close {
+                                After::Close(CloseCode::PolicyViolation, "authentication failed")
+                            } else {
+                                After::Nothing
+                            },
+                        )
                     }
                 },
                 method::MESH_CREATE => (self.mesh_create(params).await, After::Nothing),
                 method::INVITE_REDEEM => (self.redeem(params).await, After::Nothing),
-                _ if is_known(name) => (Err(RpcError::new(ErrorCode::NotAuthenticated, "call auth.hello first")), After::Nothing),
+                _ if is_known(name) => {
+                    (Err(RpcError::new(ErrorCode::NotAuthenticated, "call auth.hello first")), After::Nothing)
+                }
                 _ => (Err(RpcError::new(ErrorCode::MethodNotFound, format!("unknown method {name}"))), After::Nothing),
             };
         }
@@ -344,24 +361,34 @@ impl Conn {
         if p.client.as_ref().is_some_and(|c| c.len() > 64) {
             return Err(RpcError::new(ErrorCode::InvalidParams, "client must be at most 64 bytes"));
         }
-        let (mesh_s, member_s, session_s) = (p.mesh_id.to_string(), p.member_key.to_string(), p.session_key.to_string());
+        let (mesh_s, member_s, session_s) =
+            (p.mesh_id.to_string(), p.member_key.to_string(), p.session_key.to_string());
         let att = proto::attestation_bytes(&mesh_s, &member_s, &session_s, p.attestation.issued_at_ms);
-        crypto::verify_hex(p.member_key.bytes(), &att, &p.attestation.signature)
-            .map_err(|_| RpcError::new(ErrorCode::AuthFailed, "the session attestation does not verify under the member key"))?;
+        crypto::verify_hex(p.member_key.bytes(), &att, &p.attestation.signature).map_err(|_| {
+            RpcError::new(ErrorCode::AuthFailed, "the session attestation does not verify under the member key")
+        })?;
         let hello = proto::hello_bytes(&self.nonce, &mesh_s, &member_s, &session_s);
-        crypto::verify_hex(p.session_key.bytes(), &hello, &p.signature)
-            .map_err(|_| RpcError::new(ErrorCode::AuthFailed, "the hello signature does not verify (wrong key or stale nonce)"))?;
+        crypto::verify_hex(p.session_key.bytes(), &hello, &p.signature).map_err(|_| {
+            RpcError::new(ErrorCode::AuthFailed, "the hello signature does not verify (wrong key or stale nonce)")
+        })?;
         let now = now_ms();
-        let (mesh, member, session, name, att) = (p.mesh_id.clone(), p.member_key, p.session_key, p.name.clone(), p.attestation.clone());
+        let (mesh, member, session, name, att) =
+            (p.mesh_id.clone(), p.member_key, p.session_key, p.name.clone(), p.attestation.clone());
         let (peer, mesh_row, (_, backlog)) = self
             .shared
             .db
             .run(move |c| {
                 let Some(mesh_row) = store::mesh(c, &mesh)? else {
-                    return Err(StoreError::Rejected(ErrorCode::NotMember, "unknown mesh or not a member of it".into()));
+                    return Err(StoreError::Rejected(
+                        ErrorCode::NotMember,
+                        "unknown mesh or not a member of it".into(),
+                    ));
                 };
                 if store::member_role(c, &mesh, &member)?.is_none() {
-                    return Err(StoreError::Rejected(ErrorCode::NotMember, "unknown mesh or not a member of it".into()));
+                    return Err(StoreError::Rejected(
+                        ErrorCode::NotMember,
+                        "unknown mesh or not a member of it".into(),
+                    ));
                 }
                 let peer = store::upsert_peer(c, &mesh, &session, &member, &name, &att, now)?;
                 let backlog = store::backlog(c, &mesh, &session, now)?;
@@ -418,12 +445,14 @@ impl Conn {
         if !proto::is_valid_name(&p.name) {
             return Err(bad_name("name"));
         }
-        let invite = proto::Invite::from_token(&p.token).map_err(|e| RpcError::new(ErrorCode::InviteInvalid, e.to_string()))?;
+        let invite =
+            proto::Invite::from_token(&p.token).map_err(|e| RpcError::new(ErrorCode::InviteInvalid, e.to_string()))?;
         let proof = proto::redeem_bytes(&self.nonce, &invite.id, &p.member_key.to_string());
         crypto::verify_hex(p.member_key.bytes(), &proof, &p.signature)
             .map_err(|_| RpcError::new(ErrorCode::AuthFailed, "the invite.redeem signature does not verify"))?;
-        crypto::verify_hex(invite.issuer.bytes(), &invite.signed_bytes(), &invite.sig)
-            .map_err(|_| RpcError::new(ErrorCode::InviteInvalid, "the invite's signature does not verify (forged or altered)"))?;
+        crypto::verify_hex(invite.issuer.bytes(), &invite.signed_bytes(), &invite.sig).map_err(|_| {
+            RpcError::new(ErrorCode::InviteInvalid, "the invite's signature does not verify (forged or altered)")
+        })?;
         let now = now_ms();
         let (member, name) = (p.member_key, p.name.clone());
         let inv = invite.clone();
@@ -432,9 +461,13 @@ impl Conn {
             .db
             .run(move |c| {
                 let invalid = |m: &str| StoreError::Rejected(ErrorCode::InviteInvalid, m.to_string());
-                let row = store::invite(c, &inv.id)?.ok_or_else(|| invalid("this invite was never issued by this broker"))?;
-                if row.mesh_id != inv.mesh.as_str() || row.issuer != inv.issuer.to_string() || row.role != inv.role.as_str()
-                    || row.expires_at != inv.exp || row.max_uses != inv.uses
+                let row =
+                    store::invite(c, &inv.id)?.ok_or_else(|| invalid("this invite was never issued by this broker"))?;
+                if row.mesh_id != inv.mesh.as_str()
+                    || row.issuer != inv.issuer.to_string()
+                    || row.role != inv.role.as_str()
+                    || row.expires_at != inv.exp
+                    || row.max_uses != inv.uses
                 {
                     return Err(invalid("the invite does not match what its issuer registered"));
                 }
@@ -460,7 +493,11 @@ impl Conn {
             })
             .await
             .map_err(store_err)?;
-        to_value(&proto::RedeemResult { mesh: proto::MeshSummary { id: invite.mesh, name: mesh_name }, role, already_member: already })
+        to_value(&proto::RedeemResult {
+            mesh: proto::MeshSummary { id: invite.mesh, name: mesh_name },
+            role,
+            already_member: already,
+        })
     }
 
     // ---- mesh, peers, presence, groups ----------------------------------------------------------------------
@@ -476,7 +513,8 @@ impl Conn {
             .shared
             .db
             .run(move |c| {
-                let row = store::mesh(c, &mesh)?.ok_or_else(|| StoreError::Rejected(ErrorCode::NotFound, "mesh not found".into()))?;
+                let row = store::mesh(c, &mesh)?
+                    .ok_or_else(|| StoreError::Rejected(ErrorCode::NotFound, "mesh not found".into()))?;
                 let role = store::member_role(c, &mesh, &member)?.unwrap_or(Role::Guest);
                 Ok((row, store::count_members(c, &mesh)?, role))
             })
@@ -514,7 +552,10 @@ impl Conn {
             .db
             .run(move |c| {
                 if !store::member_role(c, &mesh, &member)?.is_some_and(Role::is_admin) {
-                    return Err(StoreError::Rejected(ErrorCode::Forbidden, "only the owner or an admin can rename the mesh".into()));
+                    return Err(StoreError::Rejected(
+                        ErrorCode::Forbidden,
+                        "only the owner or an admin can rename the mesh".into(),
+                    ));
                 }
                 store::rename_mesh(c, &mesh, &name)
             })
@@ -539,7 +580,10 @@ impl Conn {
             if *peer != me {
                 self.shared.hub.remove(&mesh, peer, CloseCode::Removed);
             }
-            let text = proto::encode_notification(method::PEER_LEFT, &json!(proto::PeerLeftParams { id: *peer, name: name.clone() }));
+            let text = proto::encode_notification(
+                method::PEER_LEFT,
+                &json!(proto::PeerLeftParams { id: *peer, name: name.clone() }),
+            );
             self.shared.hub.broadcast(&mesh, Some(peer), &text);
         }
         self.shared.hub.remove(&mesh, &me, CloseCode::Removed);
@@ -552,13 +596,15 @@ impl Conn {
         let (mesh, me) = (a.mesh.clone(), a.peer);
         let m2 = mesh.clone();
         let rows = self.shared.db.run(move |c| store::peers(c, &m2)).await.map_err(store_err)?;
-        let peers: Vec<_> = rows.iter().filter(|p| p.visible || p.id == me).map(|p| peer_info(&self.shared.hub, &mesh, p)).collect();
+        let peers: Vec<_> =
+            rows.iter().filter(|p| p.visible || p.id == me).map(|p| peer_info(&self.shared.hub, &mesh, p)).collect();
         to_value(&proto::PeerListResult { peers })
     }
 
     async fn presence_set(&mut self, params: Value) -> Result<Value, RpcError> {
         let p: proto::PresenceSetParams = parse(params)?;
-        if p.summary.as_ref().is_some_and(|s| s.chars().count() > 280 || s.chars().any(|c| c.is_control() && c != '\n')) {
+        if p.summary.as_ref().is_some_and(|s| s.chars().count() > 280 || s.chars().any(|c| c.is_control() && c != '\n'))
+        {
             return Err(RpcError::new(ErrorCode::InvalidParams, "summary must be at most 280 characters"));
         }
         let a = self.authed()?;
@@ -589,11 +635,15 @@ impl Conn {
             .shared
             .db
             .run(move |c| {
-                let cur = store::peer(c, &m2, &me)?.ok_or_else(|| StoreError::Rejected(ErrorCode::NotFound, "peer not found".into()))?;
+                let cur = store::peer(c, &m2, &me)?
+                    .ok_or_else(|| StoreError::Rejected(ErrorCode::NotFound, "peer not found".into()))?;
                 let mut groups: Vec<_> = cur.groups.into_iter().filter(|g| g.name != name).collect();
                 if join {
                     if groups.len() >= 32 {
-                        return Err(StoreError::Rejected(ErrorCode::InvalidParams, "a peer can be in at most 32 groups".into()));
+                        return Err(StoreError::Rejected(
+                            ErrorCode::InvalidParams,
+                            "a peer can be in at most 32 groups".into(),
+                        ));
                     }
                     groups.push(proto::GroupRef { name, role: p.role });
                 }
@@ -617,14 +667,20 @@ impl Conn {
         let p: proto::SendParams = parse(params)?;
         let s = &self.shared.settings;
         if p.envelopes.is_empty() || p.envelopes.len() > s.max_recipients {
-            return Err(RpcError::new(ErrorCode::InvalidParams, format!("a send carries 1 to {} envelopes", s.max_recipients)));
+            return Err(RpcError::new(
+                ErrorCode::InvalidParams,
+                format!("a send carries 1 to {} envelopes", s.max_recipients),
+            ));
         }
         if p.to.is_empty() || p.to.len() > 128 || p.to.chars().any(char::is_control) {
             return Err(RpcError::new(ErrorCode::InvalidParams, "to must be 1 to 128 characters"));
         }
         let ttl = p.ttl_secs.map_or(s.default_ttl, Duration::from_secs);
         if ttl.is_zero() || ttl > s.max_ttl {
-            return Err(RpcError::new(ErrorCode::InvalidParams, format!("ttl_secs must be between 1 and {}", s.max_ttl.as_secs())));
+            return Err(RpcError::new(
+                ErrorCode::InvalidParams,
+                format!("ttl_secs must be between 1 and {}", s.max_ttl.as_secs()),
+            ));
         }
         let mut envs = Vec::with_capacity(p.envelopes.len());
         let mut seen = std::collections::HashSet::new();
@@ -637,10 +693,16 @@ impl Conn {
             let nonce_ok = b64.decode(&e.nonce).is_ok_and(|n| n.len() == 24);
             let ct_len = b64.decode(&e.ciphertext).map(|c| c.len()).unwrap_or(0);
             if !nonce_ok || ct_len < 16 {
-                return Err(RpcError::new(ErrorCode::InvalidParams, "nonce must be 24 bytes and ciphertext at least 16 bytes, standard base64"));
+                return Err(RpcError::new(
+                    ErrorCode::InvalidParams,
+                    "nonce must be 24 bytes and ciphertext at least 16 bytes, standard base64",
+                ));
             }
             if ct_len > max_ct {
-                return Err(RpcError::new(ErrorCode::PayloadTooLarge, format!("a sealed body may be at most {max_ct} bytes")));
+                return Err(RpcError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("a sealed body may be at most {max_ct} bytes"),
+                ));
             }
             envs.push((e.to, e.nonce, e.ciphertext));
         }
@@ -662,7 +724,16 @@ impl Conn {
             .shared
             .db
             .run(move |c| {
-                let msg = store::NewMessage { mesh: &m2, sender: &sender, sender_member: &member, id: &id, to: &to, priority, now, expires_at };
+                let msg = store::NewMessage {
+                    mesh: &m2,
+                    sender: &sender,
+                    sender_member: &member,
+                    id: &id,
+                    to: &to,
+                    priority,
+                    now,
+                    expires_at,
+                };
                 store::insert_message(c, &msg, &envs)
             })
             .await
@@ -705,7 +776,9 @@ impl Conn {
             .run(move |c| store::message_status(c, &mesh, &member, &id, now))
             .await
             .map_err(store_err)?
-            .ok_or_else(|| RpcError::new(ErrorCode::NotFound, "no message with this id was sent by you in this mesh"))?;
+            .ok_or_else(|| {
+                RpcError::new(ErrorCode::NotFound, "no message with this id was sent by you in this mesh")
+            })?;
         let state = aggregate(&st.recipients);
         to_value(&proto::StatusResult {
             id: p.id,
@@ -720,10 +793,14 @@ impl Conn {
 
     async fn invite_create(&mut self, params: Value) -> Result<Value, RpcError> {
         let p: proto::InviteCreateParams = parse(params)?;
-        let inv = proto::Invite::from_token(&p.token).map_err(|e| RpcError::new(ErrorCode::InviteInvalid, e.to_string()))?;
+        let inv =
+            proto::Invite::from_token(&p.token).map_err(|e| RpcError::new(ErrorCode::InviteInvalid, e.to_string()))?;
         let a = self.authed()?;
         if inv.mesh != a.mesh || inv.issuer != a.member {
-            return Err(RpcError::new(ErrorCode::InviteInvalid, "an invite must be for your mesh and signed by your member key"));
+            return Err(RpcError::new(
+                ErrorCode::InviteInvalid,
+                "an invite must be for your mesh and signed by your member key",
+            ));
         }
         if inv.role == Role::Owner {
             return Err(RpcError::new(ErrorCode::InvalidParams, "an invite cannot grant the owner role"));
@@ -740,7 +817,10 @@ impl Conn {
             .db
             .run(move |c| {
                 if !store::member_role(c, &mesh, &member)?.is_some_and(Role::is_admin) {
-                    return Err(StoreError::Rejected(ErrorCode::Forbidden, "only the owner or an admin can invite".into()));
+                    return Err(StoreError::Rejected(
+                        ErrorCode::Forbidden,
+                        "only the owner or an admin can invite".into(),
+                    ));
                 }
                 store::insert_invite(c, &inv2, &token, now)
             })
@@ -761,13 +841,14 @@ impl Conn {
                 return;
             }
             let (mesh, me, cursor) = (a.mesh.clone(), a.peer, a.cursor);
-            let rows = match self.shared.db.run(move |c| store::fetch_pending(c, &mesh, &me, cursor, room, now_ms())).await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(conn = self.id, error = %e, "could not read pending deliveries");
-                    return;
-                }
-            };
+            let rows =
+                match self.shared.db.run(move |c| store::fetch_pending(c, &mesh, &me, cursor, room, now_ms())).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(conn = self.id, error = %e, "could not read pending deliveries");
+                        return;
+                    }
+                };
             let caught_up = rows.len() < room;
             let now = Instant::now();
             for d in &rows {
@@ -779,9 +860,10 @@ impl Conn {
             }
             if caught_up {
                 if let Some(a) = &mut self.auth
-                    && let Some(count) = a.pending_sync.take() {
-                        self.notify(method::INBOX_SYNCED, &proto::InboxSyncedParams { count });
-                    }
+                    && let Some(count) = a.pending_sync.take()
+                {
+                    self.notify(method::INBOX_SYNCED, &proto::InboxSyncedParams { count });
+                }
                 return;
             }
         }
@@ -791,7 +873,8 @@ impl Conn {
     async fn redeliver(&mut self) {
         let timeout = self.shared.settings.ack_timeout;
         let Some(a) = &self.auth else { return };
-        let due: Vec<u64> = a.inflight.iter().filter(|(_, t)| t.elapsed() >= timeout).map(|(s, _)| *s).take(256).collect();
+        let due: Vec<u64> =
+            a.inflight.iter().filter(|(_, t)| t.elapsed() >= timeout).map(|(s, _)| *s).take(256).collect();
         if due.is_empty() {
             return;
         }
@@ -833,8 +916,16 @@ impl Conn {
             }
             if shared.hub.expire(&mesh, &peer, generation) {
                 let (m2, p2) = (mesh.clone(), peer);
-                let name = shared.db.run(move |c| store::peer(c, &m2, &p2)).await.ok().flatten().map(|p| p.name).unwrap_or_default();
-                let text = proto::encode_notification(method::PEER_LEFT, &json!(proto::PeerLeftParams { id: peer, name }));
+                let name = shared
+                    .db
+                    .run(move |c| store::peer(c, &m2, &p2))
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|p| p.name)
+                    .unwrap_or_default();
+                let text =
+                    proto::encode_notification(method::PEER_LEFT, &json!(proto::PeerLeftParams { id: peer, name }));
                 shared.hub.broadcast(&mesh, None, &text);
             }
         });

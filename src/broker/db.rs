@@ -22,9 +22,10 @@ pub(crate) enum StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         if let rusqlite::Error::SqliteFailure(f, _) = &e
-            && f.code == rusqlite::ErrorCode::DiskFull {
-                return StoreError::Full;
-            }
+            && f.code == rusqlite::ErrorCode::DiskFull
+        {
+            return StoreError::Full;
+        }
         StoreError::Unavailable(e.to_string())
     }
 }
@@ -50,7 +51,11 @@ pub(crate) enum Durability {
 
 impl Db {
     /// Opens (creating if needed) the database file and starts the writer thread.
-    pub(crate) fn open(path: &Path, durability: Durability, migrate: fn(&Connection) -> rusqlite::Result<()>) -> Result<(Db, std::thread::JoinHandle<()>), StoreError> {
+    pub(crate) fn open(
+        path: &Path,
+        durability: Durability,
+        migrate: fn(&Connection) -> rusqlite::Result<()>,
+    ) -> Result<(Db, std::thread::JoinHandle<()>), StoreError> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", if durability == Durability::Full { "FULL" } else { "NORMAL" })?;

@@ -19,9 +19,13 @@ pub(crate) enum Outbound {
 }
 
 enum Lease {
-    Online { conn: u64 },
+    Online {
+        conn: u64,
+    },
     /// Disconnected, inside the grace window; `generation` identifies the timer that may end it.
-    Grace { generation: u64 },
+    Grace {
+        generation: u64,
+    },
 }
 
 struct Live {
@@ -54,7 +58,14 @@ impl Hub {
         self.rooms.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn attach(&self, mesh: &MeshId, peer: &KeyHex, conn: u64, tx: mpsc::Sender<Outbound>, wake: Arc<Notify>) -> Attach {
+    pub(crate) fn attach(
+        &self,
+        mesh: &MeshId,
+        peer: &KeyHex,
+        conn: u64,
+        tx: mpsc::Sender<Outbound>,
+        wake: Arc<Notify>,
+    ) -> Attach {
         let mut rooms = self.rooms();
         let room = rooms.entry(mesh.clone()).or_default();
         let new = Live { lease: Lease::Online { conn }, tx: Some(tx), wake };
@@ -90,7 +101,8 @@ impl Hub {
     pub(crate) fn expire(&self, mesh: &MeshId, peer: &KeyHex, generation: u64) -> bool {
         let mut rooms = self.rooms();
         let Some(room) = rooms.get_mut(mesh) else { return false };
-        let ours = matches!(room.get(peer), Some(Live { lease: Lease::Grace { generation: g }, .. }) if *g == generation);
+        let ours =
+            matches!(room.get(peer), Some(Live { lease: Lease::Grace { generation: g }, .. }) if *g == generation);
         if ours {
             room.remove(peer);
             if room.is_empty() {
@@ -104,9 +116,10 @@ impl Hub {
     pub(crate) fn remove(&self, mesh: &MeshId, peer: &KeyHex, code: CloseCode) {
         let mut rooms = self.rooms();
         if let Some(room) = rooms.get_mut(mesh)
-            && let Some(tx) = room.remove(peer).and_then(|live| live.tx) {
-                let _ = tx.try_send(Outbound::Close(code, "removed from mesh"));
-            }
+            && let Some(tx) = room.remove(peer).and_then(|live| live.tx)
+        {
+            let _ = tx.try_send(Outbound::Close(code, "removed from mesh"));
+        }
     }
 
     /// Online or inside its grace window (a reconnect inside the window is invisible to others).
@@ -121,9 +134,10 @@ impl Hub {
     /// Wakes the peer's connection so it pulls new deliveries.
     pub(crate) fn wake(&self, mesh: &MeshId, peer: &KeyHex) {
         if let Some(live) = self.rooms().get(mesh).and_then(|r| r.get(peer))
-            && matches!(live.lease, Lease::Online { .. }) {
-                live.wake.notify_one();
-            }
+            && matches!(live.lease, Lease::Online { .. })
+        {
+            live.wake.notify_one();
+        }
     }
 
     /// Sends a notification to every online peer of the mesh except `except`. A peer whose queue is full misses

@@ -27,14 +27,49 @@ impl Metrics {
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
         };
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed).to_string();
-        line("claudemesh_connections", "gauge", "Open WebSocket connections.", self.connections_active.load(Ordering::Relaxed).to_string());
+        line(
+            "claudemesh_connections",
+            "gauge",
+            "Open WebSocket connections.",
+            self.connections_active.load(Ordering::Relaxed).to_string(),
+        );
         line("claudemesh_connections_total", "counter", "WebSocket connections accepted.", g(&self.connections_total));
-        line("claudemesh_messages_accepted_total", "counter", "Deliveries stored (one per recipient).", g(&self.messages_accepted));
-        line("claudemesh_messages_duplicate_total", "counter", "Deliveries refused as retries of stored ones.", g(&self.messages_duplicate));
-        line("claudemesh_messages_delivered_total", "counter", "Deliveries acknowledged by their recipient.", g(&self.messages_delivered));
-        line("claudemesh_messages_redelivered_total", "counter", "Deliveries pushed again after no ack.", g(&self.messages_redelivered));
-        line("claudemesh_messages_expired_total", "counter", "Deliveries dropped at the end of their TTL.", g(&self.messages_expired));
-        line("claudemesh_frame_errors_total", "counter", "Frames answered with a JSON-RPC error or a close.", g(&self.frame_errors));
+        line(
+            "claudemesh_messages_accepted_total",
+            "counter",
+            "Deliveries stored (one per recipient).",
+            g(&self.messages_accepted),
+        );
+        line(
+            "claudemesh_messages_duplicate_total",
+            "counter",
+            "Deliveries refused as retries of stored ones.",
+            g(&self.messages_duplicate),
+        );
+        line(
+            "claudemesh_messages_delivered_total",
+            "counter",
+            "Deliveries acknowledged by their recipient.",
+            g(&self.messages_delivered),
+        );
+        line(
+            "claudemesh_messages_redelivered_total",
+            "counter",
+            "Deliveries pushed again after no ack.",
+            g(&self.messages_redelivered),
+        );
+        line(
+            "claudemesh_messages_expired_total",
+            "counter",
+            "Deliveries dropped at the end of their TTL.",
+            g(&self.messages_expired),
+        );
+        line(
+            "claudemesh_frame_errors_total",
+            "counter",
+            "Frames answered with a JSON-RPC error or a close.",
+            g(&self.frame_errors),
+        );
         line("claudemesh_auth_failures_total", "counter", "Failed auth.hello attempts.", g(&self.auth_failures));
         line("claudemesh_rate_limited_total", "counter", "Requests refused by a rate limit.", g(&self.rate_limited));
         out

@@ -74,7 +74,9 @@ pub(crate) struct BrokerArgs {
 pub(crate) enum BrokerError {
     #[error("cannot listen on {0}: {1}")]
     Listen(String, std::io::Error),
-    #[error("refusing to listen on {0} without TLS: bind a loopback address, or pass --behind-tls-proxy when a proxy terminates TLS")]
+    #[error(
+        "refusing to listen on {0} without TLS: bind a loopback address, or pass --behind-tls-proxy when a proxy terminates TLS"
+    )]
     PlaintextOnPublicAddress(String),
     #[error("cannot prepare the data directory {0}: {1}")]
     DataDir(PathBuf, std::io::Error),
@@ -91,7 +93,9 @@ pub(crate) enum BrokerError {
 pub(crate) fn run(args: BrokerArgs, default_data: PathBuf) -> Result<(), BrokerError> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(BrokerError::Runtime)?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.listen).await.map_err(|e| BrokerError::Listen(args.listen.clone(), e))?;
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| BrokerError::Listen(args.listen.clone(), e))?;
         let addr = listener.local_addr().map_err(|e| BrokerError::Listen(args.listen.clone(), e))?;
         if !addr.ip().is_loopback() && !args.behind_tls_proxy {
             return Err(BrokerError::PlaintextOnPublicAddress(addr.to_string()));
@@ -234,8 +238,18 @@ async fn expire_loop(shared: Arc<conn::Shared>, every: Duration, mut shutdown: w
 
 async fn healthz(State(app): State<App>) -> Response {
     match app.shared.db.run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await {
-        Ok(_) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], format!("{{\"status\":\"ok\",\"version\":\"{}\"}}", env!("CARGO_PKG_VERSION"))).into_response(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "application/json")], "{\"status\":\"store_unavailable\"}").into_response(),
+        Ok(_) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            format!("{{\"status\":\"ok\",\"version\":\"{}\"}}", env!("CARGO_PKG_VERSION")),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "application/json")],
+            "{\"status\":\"store_unavailable\"}",
+        )
+            .into_response(),
     }
 }
 

@@ -55,11 +55,15 @@ pub(crate) struct MeshRow {
 }
 
 pub(crate) fn create_mesh(c: &Connection, id: &MeshId, name: &str, owner: &KeyHex, now: u64) -> Result<(), StoreError> {
-    let exists: bool = c.query_row("SELECT 1 FROM meshes WHERE id=?1", [id.as_str()], |_| Ok(true)).optional()?.is_some();
+    let exists: bool =
+        c.query_row("SELECT 1 FROM meshes WHERE id=?1", [id.as_str()], |_| Ok(true)).optional()?.is_some();
     if exists {
         return Err(reject(ErrorCode::AlreadyExists, "a mesh with this id already exists"));
     }
-    c.execute("INSERT INTO meshes(id,name,owner_key,created_at) VALUES(?1,?2,?3,?4)", params![id.as_str(), name, owner.to_string(), now])?;
+    c.execute(
+        "INSERT INTO meshes(id,name,owner_key,created_at) VALUES(?1,?2,?3,?4)",
+        params![id.as_str(), name, owner.to_string(), now],
+    )?;
     c.execute(
         "INSERT INTO members(mesh_id,member_key,role,name,joined_at) VALUES(?1,?2,'owner',?3,?4)",
         params![id.as_str(), owner.to_string(), "owner", now],
@@ -84,7 +88,11 @@ pub(crate) fn rename_mesh(c: &Connection, id: &MeshId, name: &str) -> Result<(),
 
 pub(crate) fn member_role(c: &Connection, mesh: &MeshId, member: &KeyHex) -> Result<Option<Role>, StoreError> {
     let role: Option<String> = c
-        .query_row("SELECT role FROM members WHERE mesh_id=?1 AND member_key=?2", params![mesh.as_str(), member.to_string()], |r| r.get(0))
+        .query_row(
+            "SELECT role FROM members WHERE mesh_id=?1 AND member_key=?2",
+            params![mesh.as_str(), member.to_string()],
+            |r| r.get(0),
+        )
         .optional()?;
     Ok(role.and_then(|r| Role::parse(&r)))
 }
@@ -94,7 +102,11 @@ pub(crate) fn count_members(c: &Connection, mesh: &MeshId) -> Result<u64, StoreE
 }
 
 /// Removes a member, its peers and every delivery still queued for them. Returns the removed peers.
-pub(crate) fn remove_member(c: &Connection, mesh: &MeshId, member: &KeyHex) -> Result<Vec<(KeyHex, String)>, StoreError> {
+pub(crate) fn remove_member(
+    c: &Connection,
+    mesh: &MeshId,
+    member: &KeyHex,
+) -> Result<Vec<(KeyHex, String)>, StoreError> {
     let peers = peers_of_member(c, mesh, member)?;
     for (key, _) in &peers {
         c.execute(
@@ -109,7 +121,9 @@ pub(crate) fn remove_member(c: &Connection, mesh: &MeshId, member: &KeyHex) -> R
 
 fn peers_of_member(c: &Connection, mesh: &MeshId, member: &KeyHex) -> Result<Vec<(KeyHex, String)>, StoreError> {
     let mut st = c.prepare_cached("SELECT session_key, name FROM peers WHERE mesh_id=?1 AND member_key=?2")?;
-    let rows = st.query_map(params![mesh.as_str(), member.to_string()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let rows = st.query_map(params![mesh.as_str(), member.to_string()], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
     let mut out = Vec::new();
     for row in rows {
         let (k, n) = row?;
@@ -198,7 +212,11 @@ pub(crate) fn upsert_peer(
     now: u64,
 ) -> Result<PeerRow, StoreError> {
     let owner: Option<String> = c
-        .query_row("SELECT member_key FROM peers WHERE mesh_id=?1 AND session_key=?2", params![mesh.as_str(), session.to_string()], |r| r.get(0))
+        .query_row(
+            "SELECT member_key FROM peers WHERE mesh_id=?1 AND session_key=?2",
+            params![mesh.as_str(), session.to_string()],
+            |r| r.get(0),
+        )
         .optional()?;
     match owner {
         Some(owner) if owner != member.to_string() => {
@@ -213,14 +231,26 @@ pub(crate) fn upsert_peer(
         None => {
             let mut name = requested.to_string();
             let mut n = 2;
-            while c.query_row("SELECT 1 FROM peers WHERE mesh_id=?1 AND name=?2", params![mesh.as_str(), name], |_| Ok(())).optional()?.is_some() {
+            while c
+                .query_row("SELECT 1 FROM peers WHERE mesh_id=?1 AND name=?2", params![mesh.as_str(), name], |_| Ok(()))
+                .optional()?
+                .is_some()
+            {
                 name = format!("{requested}-{n}");
                 n += 1;
             }
             c.execute(
                 "INSERT INTO peers(mesh_id,session_key,member_key,name,attest_at,attest_sig,last_seen,created_at)
                  VALUES(?1,?2,?3,?4,?5,?6,?7,?7)",
-                params![mesh.as_str(), session.to_string(), member.to_string(), name, att.issued_at_ms, att.signature, now],
+                params![
+                    mesh.as_str(),
+                    session.to_string(),
+                    member.to_string(),
+                    name,
+                    att.issued_at_ms,
+                    att.signature,
+                    now
+                ],
             )?;
         }
     }
@@ -228,7 +258,10 @@ pub(crate) fn upsert_peer(
 }
 
 pub(crate) fn touch_peer(c: &Connection, mesh: &MeshId, id: &KeyHex, now: u64) -> Result<(), StoreError> {
-    c.execute("UPDATE peers SET last_seen=?3 WHERE mesh_id=?1 AND session_key=?2", params![mesh.as_str(), id.to_string(), now])?;
+    c.execute(
+        "UPDATE peers SET last_seen=?3 WHERE mesh_id=?1 AND session_key=?2",
+        params![mesh.as_str(), id.to_string(), now],
+    )?;
     Ok(())
 }
 
@@ -241,20 +274,37 @@ pub(crate) fn set_presence(
     visible: Option<bool>,
 ) -> Result<PeerRow, StoreError> {
     if let Some(s) = status {
-        c.execute("UPDATE peers SET status=?3 WHERE mesh_id=?1 AND session_key=?2", params![mesh.as_str(), id.to_string(), s.as_str()])?;
+        c.execute(
+            "UPDATE peers SET status=?3 WHERE mesh_id=?1 AND session_key=?2",
+            params![mesh.as_str(), id.to_string(), s.as_str()],
+        )?;
     }
     if let Some(s) = summary {
-        c.execute("UPDATE peers SET summary=?3 WHERE mesh_id=?1 AND session_key=?2", params![mesh.as_str(), id.to_string(), s])?;
+        c.execute(
+            "UPDATE peers SET summary=?3 WHERE mesh_id=?1 AND session_key=?2",
+            params![mesh.as_str(), id.to_string(), s],
+        )?;
     }
     if let Some(v) = visible {
-        c.execute("UPDATE peers SET visible=?3 WHERE mesh_id=?1 AND session_key=?2", params![mesh.as_str(), id.to_string(), v as i64])?;
+        c.execute(
+            "UPDATE peers SET visible=?3 WHERE mesh_id=?1 AND session_key=?2",
+            params![mesh.as_str(), id.to_string(), v as i64],
+        )?;
     }
     peer(c, mesh, id)?.ok_or_else(|| reject(ErrorCode::NotFound, "peer not found"))
 }
 
-pub(crate) fn set_groups(c: &Connection, mesh: &MeshId, id: &KeyHex, groups: &[GroupRef]) -> Result<PeerRow, StoreError> {
+pub(crate) fn set_groups(
+    c: &Connection,
+    mesh: &MeshId,
+    id: &KeyHex,
+    groups: &[GroupRef],
+) -> Result<PeerRow, StoreError> {
     let json = serde_json::to_string(groups).map_err(|e| reject(ErrorCode::Internal, e.to_string()))?;
-    c.execute("UPDATE peers SET groups=?3 WHERE mesh_id=?1 AND session_key=?2", params![mesh.as_str(), id.to_string(), json])?;
+    c.execute(
+        "UPDATE peers SET groups=?3 WHERE mesh_id=?1 AND session_key=?2",
+        params![mesh.as_str(), id.to_string(), json],
+    )?;
     peer(c, mesh, id)?.ok_or_else(|| reject(ErrorCode::NotFound, "peer not found"))
 }
 
@@ -270,7 +320,12 @@ pub(crate) struct InviteRow {
     pub revoked: bool,
 }
 
-pub(crate) fn insert_invite(c: &Connection, inv: &crate::proto::Invite, token: &str, now: u64) -> Result<(), StoreError> {
+pub(crate) fn insert_invite(
+    c: &Connection,
+    inv: &crate::proto::Invite,
+    token: &str,
+    now: u64,
+) -> Result<(), StoreError> {
     let exists = c.query_row("SELECT 1 FROM invites WHERE id=?1", [&inv.id], |_| Ok(())).optional()?.is_some();
     if exists {
         return Err(reject(ErrorCode::AlreadyExists, "an invite with this id already exists"));
@@ -306,7 +361,15 @@ pub(crate) fn consume_invite(c: &Connection, id: &str) -> Result<(), StoreError>
     Ok(())
 }
 
-pub(crate) fn add_member(c: &Connection, mesh: &MeshId, member: &KeyHex, role: Role, name: &str, invite: &str, now: u64) -> Result<(), StoreError> {
+pub(crate) fn add_member(
+    c: &Connection,
+    mesh: &MeshId,
+    member: &KeyHex,
+    role: Role,
+    name: &str,
+    invite: &str,
+    now: u64,
+) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO members(mesh_id,member_key,role,name,joined_at,invite_id) VALUES(?1,?2,?3,?4,?5,?6)",
         params![mesh.as_str(), member.to_string(), role.as_str(), name, now, invite],
@@ -337,7 +400,16 @@ pub(crate) fn insert_message(
     c.execute(
         "INSERT OR IGNORE INTO messages(mesh_id,sender,id,sender_member,to_spec,priority,created_at,expires_at)
          VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
-        params![m.mesh.as_str(), m.sender.to_string(), m.id.as_str(), m.sender_member.to_string(), m.to, m.priority.as_str(), m.now, m.expires_at],
+        params![
+            m.mesh.as_str(),
+            m.sender.to_string(),
+            m.id.as_str(),
+            m.sender_member.to_string(),
+            m.to,
+            m.priority.as_str(),
+            m.now,
+            m.expires_at
+        ],
     )?;
     let expires_at: u64 = c.query_row(
         "SELECT expires_at FROM messages WHERE mesh_id=?1 AND sender=?2 AND id=?3",
@@ -355,7 +427,16 @@ pub(crate) fn insert_message(
         if known.query_row(params![m.mesh.as_str(), to_s], |_| Ok(())).optional()?.is_none() {
             return Err(reject(ErrorCode::InvalidParams, format!("unknown recipient {to_s}")));
         }
-        let n = ins.execute(params![m.mesh.as_str(), m.sender.to_string(), m.id.as_str(), to_s, nonce, ct, m.now, expires_at])?;
+        let n = ins.execute(params![
+            m.mesh.as_str(),
+            m.sender.to_string(),
+            m.id.as_str(),
+            to_s,
+            nonce,
+            ct,
+            m.now,
+            expires_at
+        ])?;
         if n == 1 {
             accepted += 1;
             woke.push(*to);
@@ -384,7 +465,8 @@ pub(crate) fn fetch_pending(
          WHERE d.mesh_id=?1 AND d.recipient=?2 AND d.state=0 AND d.seq>?3 AND d.expires_at>?4
          ORDER BY d.seq LIMIT ?5",
     )?;
-    let rows = st.query_map(params![mesh.as_str(), recipient.to_string(), after_seq, now, limit as i64], deliver_from_row)?;
+    let rows =
+        st.query_map(params![mesh.as_str(), recipient.to_string(), after_seq, now, limit as i64], deliver_from_row)?;
     let mut out = Vec::new();
     for r in rows {
         if let Some(d) = r? {
@@ -396,7 +478,12 @@ pub(crate) fn fetch_pending(
 }
 
 /// Re-reads specific deliveries (for redelivery), skipping those acked or expired meanwhile.
-pub(crate) fn fetch_by_seq(c: &Connection, recipient: &KeyHex, seqs: &[u64], now: u64) -> Result<Vec<DeliverParams>, StoreError> {
+pub(crate) fn fetch_by_seq(
+    c: &Connection,
+    recipient: &KeyHex,
+    seqs: &[u64],
+    now: u64,
+) -> Result<Vec<DeliverParams>, StoreError> {
     let mut st = c.prepare_cached(
         "SELECT d.seq, d.msg_id, d.sender, COALESCE(p.name, '(left)'), COALESCE(p.member_key, m.sender_member), m.to_spec,
                 m.priority, m.created_at, d.nonce, d.ciphertext, d.attempts
@@ -452,7 +539,13 @@ fn deliver_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<DeliverPar
 }
 
 /// Marks the recipient's deliveries delivered and drops their ciphertext. Returns how many changed.
-pub(crate) fn ack(c: &Connection, mesh: &MeshId, recipient: &KeyHex, seqs: &[u64], now: u64) -> Result<u64, StoreError> {
+pub(crate) fn ack(
+    c: &Connection,
+    mesh: &MeshId,
+    recipient: &KeyHex,
+    seqs: &[u64],
+    now: u64,
+) -> Result<u64, StoreError> {
     let mut st = c.prepare_cached(
         "UPDATE deliveries SET state=1, delivered_at=?4, nonce=NULL, ciphertext=NULL
          WHERE seq=?1 AND mesh_id=?2 AND recipient=?3 AND state=0",
@@ -475,7 +568,8 @@ pub(crate) fn backlog(c: &Connection, mesh: &MeshId, recipient: &KeyHex, now: u6
 
 /// Expires queued deliveries past their TTL and drops their ciphertext. Returns how many expired.
 pub(crate) fn expire(c: &Connection, now: u64) -> Result<u64, StoreError> {
-    Ok(c.execute("UPDATE deliveries SET state=2, nonce=NULL, ciphertext=NULL WHERE state=0 AND expires_at<=?1", [now])? as u64)
+    Ok(c.execute("UPDATE deliveries SET state=2, nonce=NULL, ciphertext=NULL WHERE state=0 AND expires_at<=?1", [now])?
+        as u64)
 }
 
 pub(crate) struct MessageStatus {
@@ -487,7 +581,13 @@ pub(crate) struct MessageStatus {
 }
 
 /// Receipts for a message sent by any session of `member`.
-pub(crate) fn message_status(c: &Connection, mesh: &MeshId, member: &KeyHex, id: &MessageId, now: u64) -> Result<Option<MessageStatus>, StoreError> {
+pub(crate) fn message_status(
+    c: &Connection,
+    mesh: &MeshId,
+    member: &KeyHex,
+    id: &MessageId,
+    now: u64,
+) -> Result<Option<MessageStatus>, StoreError> {
     let head: Option<(String, String, String, u64, u64)> = c
         .query_row(
             "SELECT sender, to_spec, priority, created_at, expires_at FROM messages WHERE mesh_id=?1 AND id=?2 AND sender_member=?3",
@@ -504,7 +604,14 @@ pub(crate) fn message_status(c: &Connection, mesh: &MeshId, member: &KeyHex, id:
          WHERE d.mesh_id=?1 AND d.sender=?2 AND d.msg_id=?3 ORDER BY d.seq",
     )?;
     let rows = st.query_map(params![mesh.as_str(), sender, id.as_str()], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<u64>>(3)?, r.get::<_, u64>(4)?, r.get::<_, u64>(5)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, Option<u64>>(3)?,
+            r.get::<_, u64>(4)?,
+            r.get::<_, u64>(5)?,
+        ))
     })?;
     let mut recipients = Vec::new();
     for row in rows {

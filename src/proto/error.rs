@@ -110,11 +110,7 @@ pub(crate) struct RpcError {
 
 impl RpcError {
     pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code: code.code(),
-            message: message.into(),
-            data: Some(serde_json::json!({ "reason": code.reason() })),
-        }
+        Self { code: code.code(), message: message.into(), data: Some(serde_json::json!({ "reason": code.reason() })) }
     }
 
     pub(crate) fn with_data(code: ErrorCode, message: impl Into<String>, extra: serde_json::Value) -> Self {

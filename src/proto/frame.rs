@@ -25,9 +25,10 @@ pub(crate) fn decode_frame(text: &str) -> Result<Incoming, (Value, RpcError)> {
     };
     let id = obj.remove("id");
     if let Some(id) = &id
-        && !(id.is_string() || id.is_i64() || id.is_u64()) {
-            return Err((Value::Null, invalid("id must be a string or an integer")));
-        }
+        && !(id.is_string() || id.is_i64() || id.is_u64())
+    {
+        return Err((Value::Null, invalid("id must be a string or an integer")));
+    }
     let reply_id = id.clone().unwrap_or(Value::Null);
     if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return Err((reply_id, invalid("jsonrpc must be \"2.0\"")));

@@ -160,7 +160,8 @@ impl Invite {
 
     /// Whether a command-line argument looks like an invite link (for bare `claudemesh <url>`).
     pub(crate) fn looks_like_url(s: &str) -> bool {
-        s.starts_with("claudemesh://join/") || ((s.starts_with("http://") || s.starts_with("https://")) && s.contains("/join/"))
+        s.starts_with("claudemesh://join/")
+            || ((s.starts_with("http://") || s.starts_with("https://")) && s.contains("/join/"))
     }
 }
 
