@@ -10,7 +10,8 @@ use crate::crypto::{SigningKey, fingerprint, random_bytes, verify_hex};
 use crate::i18n::{t, t_args};
 use crate::output::{self, Role as Paint, icon, table};
 use crate::proto::{
-    ErrorCode, Invite, InviteCreateParams, InviteCreateResult, MeshId, MeshRenameParams, Role, is_valid_name, method,
+    CloseCode, ErrorCode, Invite, InviteCreateParams, InviteCreateResult, MeshId, MeshRenameParams, Role,
+    is_valid_name, method,
 };
 use crate::store::Inbox;
 
@@ -29,12 +30,12 @@ fn mesh_json(entry: &MeshEntry) -> Value {
     json!({ "slug": entry.slug, "id": entry.id, "name": entry.name, "broker": entry.broker, "role": entry.role })
 }
 
-fn require_admin(entry: &MeshEntry, action: &'static str) -> Result<(), CliError> {
+/// `message` says what only admins may do (`err-invite-needs-admin`, `err-rename-needs-admin`).
+fn require_admin(entry: &MeshEntry, message: &'static str) -> Result<(), CliError> {
     if Role::parse(&entry.role).is_some_and(Role::is_admin) {
         return Ok(());
     }
-    Err(CliError::new(Exit::Forbidden, "forbidden", "err-needs-admin")
-        .arg("action", action)
+    Err(CliError::new(Exit::Forbidden, "forbidden", message)
         .arg("mesh", entry.name.as_str())
         .arg("role", entry.role.as_str())
         .hint("hint-ask-admin"))
@@ -133,7 +134,7 @@ pub(crate) fn new_mesh(
 pub(crate) fn invite(ctx: &Ctx, role: InviteRole, expires: Duration, uses: u32) -> Result<(), CliError> {
     let config = ctx.load_config()?;
     let entry = ctx.select_mesh(&config, None)?;
-    require_admin(entry, "invite")?;
+    require_admin(entry, "err-invite-needs-admin")?;
     let role = match role {
         InviteRole::Admin => Role::Admin,
         InviteRole::Member => Role::Member,
@@ -175,13 +176,12 @@ pub(crate) fn invite(ctx: &Ctx, role: InviteRole, expires: Duration, uses: u32) 
         }));
         return Ok(());
     }
-    let span = output::short_duration(created.expires_at.saturating_sub(now_ms() / 1000));
     ctx.out.success(&t_args(
         "invite-done",
         &[
             ("role", role.as_str().into()),
             ("uses", created.uses.into()),
-            ("span", span.into()),
+            ("span", output::short_duration(expires.as_secs()).into()),
             ("mesh", entry.name.as_str().into()),
         ],
     ));
@@ -326,7 +326,7 @@ pub(crate) fn rename(ctx: &Ctx, name: &str) -> Result<(), CliError> {
     check_mesh_name(name)?;
     let config = ctx.load_config()?;
     let entry = ctx.select_mesh(&config, None)?;
-    require_admin(entry, "rename")?;
+    require_admin(entry, "err-rename-needs-admin")?;
     let old = entry.name.clone();
     let inbox = open_inbox(ctx)?;
     let renamed: Value = runtime()?.block_on(async {
@@ -376,6 +376,8 @@ pub(crate) fn leave(ctx: &Ctx, slug: Option<&str>) -> Result<(), CliError> {
         live.session.close().await;
         match left {
             Ok(_) => Ok(true),
+            // Leaving ends with the broker closing our connection as "removed"; that close may overtake the reply.
+            Err(ClientError::ConnectionLost { code: Some(code), .. }) if code == CloseCode::Removed.code() => Ok(true),
             Err(ClientError::Rpc(e)) if e.kind() == Some(ErrorCode::NotMember) => Ok(false),
             Err(e) => Err(e.into()),
         }

@@ -119,13 +119,10 @@ fn clap_failure(e: &clap::Error, json: bool, no_color: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         _ if json => {
+            // clap's first paragraph, on one line ("unexpected argument '--x' found", "… not provided: <TO>").
             let rendered = e.render().to_string();
-            let message = rendered
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ")
-                .to_string();
+            let first: Vec<&str> = rendered.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+            let message = first.join(" ").trim_start_matches("error: ").to_string();
             let printer = Printer::new(true, no_color);
             printer.error("invalid_arguments", &message, Some(&i18n::t_in(Lang::En, "hint-help", &[])));
             Exit::InvalidArgs.code()
