@@ -379,6 +379,68 @@ impl MeshSession {
 mod tests {
     use super::*;
 
+    fn delivery(sender: &SigningKey, recipient: &SigningKey, body: &SealedBody) -> DeliverParams {
+        let plaintext = serde_json::to_vec(body).unwrap();
+        let env = seal_for(sender, &KeyHex(recipient.public()), &plaintext).unwrap();
+        DeliverParams {
+            delivery: 7,
+            id: body.id.clone(),
+            from: KeyHex(sender.public()),
+            from_name: "alice".into(),
+            from_member: KeyHex([0; 32]),
+            to: "bob".into(),
+            priority: Priority::Next,
+            sent_at_ms: 1,
+            nonce: env.nonce,
+            ciphertext: env.ciphertext,
+            attempt: 1,
+        }
+    }
+
+    fn sealed(mesh: &MeshId) -> SealedBody {
+        SealedBody {
+            v: 1,
+            id: MessageId::generate(),
+            mesh: mesh.clone(),
+            kind: "text".into(),
+            body: "hi bob".into(),
+            sent_at_ms: 5,
+        }
+    }
+
+    #[test]
+    fn a_sealed_message_opens_only_for_its_recipient_and_binds_its_ids() {
+        let alice = SigningKey::generate().unwrap();
+        let bob = SigningKey::generate().unwrap();
+        let eve = SigningKey::generate().unwrap();
+        let mesh = MeshId::generate();
+        let body = sealed(&mesh);
+        let d = delivery(&alice, &bob, &body);
+        assert_eq!(open_sealed(&bob, &mesh, &d), Ok(body.clone()));
+        assert_eq!(open_sealed(&eve, &mesh, &d), Err(OpenError::Decrypt));
+        // The broker cannot claim another sender, message id or mesh.
+        let mut other_sender = d.clone();
+        other_sender.from = KeyHex(eve.public());
+        assert_eq!(open_sealed(&bob, &mesh, &other_sender), Err(OpenError::Decrypt));
+        let mut other_id = d.clone();
+        other_id.id = MessageId::generate();
+        assert_eq!(open_sealed(&bob, &mesh, &other_id), Err(OpenError::Mismatch));
+        assert_eq!(open_sealed(&bob, &MeshId::generate(), &d), Err(OpenError::Mismatch));
+        let mut garbled = d.clone();
+        garbled.nonce = "***".into();
+        assert_eq!(open_sealed(&bob, &mesh, &garbled), Err(OpenError::Encoding));
+    }
+
+    #[test]
+    fn non_v1_bodies_are_refused() {
+        let alice = SigningKey::generate().unwrap();
+        let bob = SigningKey::generate().unwrap();
+        let mesh = MeshId::generate();
+        let mut body = sealed(&mesh);
+        body.v = 2;
+        assert_eq!(open_sealed(&bob, &mesh, &delivery(&alice, &bob, &body)), Err(OpenError::Body));
+    }
+
     #[test]
     fn bodies_are_checked_before_sending() {
         assert!(check_body("hello").is_ok());
