@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::client::check_body;
+use crate::client::{ClientError, check_body};
 use crate::config::MeshEntry;
 use crate::i18n::{t, t_args};
 use crate::output::{self, Role as Paint, icon, table};
 use crate::proto::{
-    DeliveryState, GroupParams, KeyHex, MessageId, PeerInfo, PeerResult, PresenceSetParams, Priority, Status,
-    StatusParams, StatusResult, method,
+    CloseCode, DeliveryState, GroupParams, KeyHex, MessageId, PeerInfo, PeerResult, PresenceSetParams, Priority,
+    Status, StatusParams, StatusResult, method,
 };
 use crate::store::{Filter, StoredMessage};
 
@@ -30,6 +30,9 @@ const MAX_SUMMARY_CHARS: usize = 280;
 /// Backoff bounds while `inbox --follow` reconnects.
 const RECONNECT_MIN: Duration = Duration::from_secs(1);
 const RECONNECT_MAX: Duration = Duration::from_secs(30);
+/// `inbox --follow` gives up after being replaced this many times within `REPLACED_WINDOW`.
+const MAX_REPLACED: usize = 3;
+const REPLACED_WINDOW: Duration = Duration::from_secs(60);
 
 fn peer_json(p: &PeerInfo, me: &KeyHex) -> Value {
     json!({
@@ -205,6 +208,7 @@ fn follow_inbox(ctx: &Ctx, entry: &MeshEntry, unread: bool) -> Result<(), CliErr
         let mut cursor = show_and_mark(ctx, &mut live, move |i| i.list(&mesh, filter)).await?.unwrap_or(0);
         let mesh = mesh_id.clone();
         cursor = cursor.max(live.with_inbox(move |i| i.last_seq(&mesh)).await?);
+        let mut replaced: Vec<tokio::time::Instant> = Vec::new();
         loop {
             tokio::select! {
                 stepped = live.step() => { stepped?; }
@@ -214,7 +218,17 @@ fn follow_inbox(ctx: &Ctx, entry: &MeshEntry, unread: bool) -> Result<(), CliErr
             if let Some(last) = show_and_mark(ctx, &mut live, move |i| i.list(&mesh, Filter::After(cursor))).await? {
                 cursor = last;
             }
-            if live.take_closed().is_some() {
+            if let Some((code, reason)) = live.take_closed() {
+                if code == Some(CloseCode::SessionReplaced.code()) {
+                    // Another process uses this session key. Yield to a short-lived verb, but do not fight a
+                    // second follower forever.
+                    let now = tokio::time::Instant::now();
+                    replaced.retain(|at| now.duration_since(*at) < REPLACED_WINDOW);
+                    replaced.push(now);
+                    if replaced.len() >= MAX_REPLACED {
+                        return Err(ClientError::ConnectionLost { code, reason }.into());
+                    }
+                }
                 let mut wait = RECONNECT_MIN;
                 ctx.out.warn(&t_args("warn-reconnecting", &[("broker", entry.broker.as_str().into())]));
                 loop {
