@@ -14,7 +14,7 @@ help-all = Every command and flag: claudemesh --help
 new-done = Your mesh is live. Anyone with the invite can join.
 new-details = { $mesh } (slug { $slug }) on { $broker }; you are { $name }.
 new-next = Invite someone: claudemesh invite
-invite-done = Invite to { $mesh } for one { $role }, { $uses ->
+invite-done = Invite to { $mesh } as { $role }, { $uses ->
     [one] usable once
    *[other] usable { $uses } times
 }, valid for { $span }:
