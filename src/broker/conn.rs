@@ -578,7 +578,7 @@ impl Conn {
         let me = a.peer;
         for (peer, name) in &removed {
             if *peer != me {
-                self.shared.hub.remove(&mesh, peer, CloseCode::Removed);
+                self.shared.hub.remove(&mesh, peer, Some(CloseCode::Removed));
             }
             let text = proto::encode_notification(
                 method::PEER_LEFT,
@@ -586,7 +586,8 @@ impl Conn {
             );
             self.shared.hub.broadcast(&mesh, Some(peer), &text);
         }
-        self.shared.hub.remove(&mesh, &me, CloseCode::Removed);
+        // Our own reply must go out before the close: the main loop closes after sending it.
+        self.shared.hub.remove(&mesh, &me, None);
         self.auth = None;
         Ok(json!({ "left": true }))
     }

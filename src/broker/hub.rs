@@ -112,13 +112,15 @@ impl Hub {
         ours
     }
 
-    /// Removes a peer at once (it left the mesh), closing its connection with `code`.
-    pub(crate) fn remove(&self, mesh: &MeshId, peer: &KeyHex, code: CloseCode) {
+    /// Removes a peer at once (it left the mesh). Its connection is closed with `close` when given; the
+    /// caller's own connection passes `None` and closes itself after sending its reply.
+    pub(crate) fn remove(&self, mesh: &MeshId, peer: &KeyHex, close: Option<CloseCode>) {
         let mut rooms = self.rooms();
-        if let Some(room) = rooms.get_mut(mesh)
-            && let Some(tx) = room.remove(peer).and_then(|live| live.tx)
-        {
-            let _ = tx.try_send(Outbound::Close(code, "removed from mesh"));
+        if let Some(room) = rooms.get_mut(mesh) {
+            let tx = room.remove(peer).and_then(|live| live.tx);
+            if let (Some(tx), Some(code)) = (tx, close) {
+                let _ = tx.try_send(Outbound::Close(code, "removed from mesh"));
+            }
         }
     }
 
