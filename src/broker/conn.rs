@@ -78,7 +78,12 @@ struct Conn {
     preauth_frames: u32,
     requests: TokenBucket,
     sends: TokenBucket,
+    /// Set when the client stopped reading; the main loop then ends the connection.
+    dead: bool,
 }
+
+/// How long a reply may wait for room in the outbound queue before the client counts as gone.
+const WRITE_STALL: Duration = Duration::from_secs(30);
 
 /// What the main loop should do after a request was answered.
 enum After {
@@ -132,6 +137,7 @@ pub(crate) async fn handle(socket: WebSocket, shared: Arc<Shared>, mut shutdown:
         nonce,
         auth: None,
         preauth_frames: 0,
+        dead: false,
     };
     conn.notify(
         method::AUTH_CHALLENGE,
@@ -141,7 +147,8 @@ pub(crate) async fn handle(socket: WebSocket, shared: Arc<Shared>, mut shutdown:
             broker_version: env!("CARGO_PKG_VERSION").into(),
             server_time_ms: now_ms(),
         },
-    );
+    )
+    .await;
 
     let started = Instant::now();
     let mut last_inbound = Instant::now();
@@ -202,6 +209,9 @@ pub(crate) async fn handle(socket: WebSocket, shared: Arc<Shared>, mut shutdown:
                 break;
             }
         }
+        if conn.dead {
+            break;
+        }
     }
     conn.finish().await;
     drop(conn);
@@ -232,15 +242,22 @@ fn bad_name(what: &str) -> RpcError {
 }
 
 impl Conn {
-    fn send_text(&self, text: String) {
-        if self.out.try_send(Outbound::Text(text)).is_err() {
-            tracing::debug!(conn = self.id, "outbound queue full or closed");
+    /// Queues a frame for the writer. Waits while the queue is full, so a client that reads slowly slows this
+    /// connection down (TCP backpressure) instead of losing replies; a client that stops reading altogether is
+    /// dropped after `WRITE_STALL`.
+    async fn send_text(&mut self, text: String) {
+        match tokio::time::timeout(WRITE_STALL, self.out.send(Outbound::Text(text))).await {
+            Ok(Ok(())) => {}
+            _ => {
+                tracing::debug!(conn = self.id, "client stopped reading; closing");
+                self.dead = true;
+            }
         }
     }
 
-    fn notify<T: Serialize>(&self, m: &str, params: &T) {
+    async fn notify<T: Serialize>(&mut self, m: &str, params: &T) {
         if let Ok(v) = serde_json::to_value(params) {
-            self.send_text(proto::encode_notification(m, &v));
+            self.send_text(proto::encode_notification(m, &v)).await;
         }
     }
 
@@ -263,7 +280,7 @@ impl Conn {
             Ok(Incoming::Notification { .. } | Incoming::Response { .. }) => return After::Nothing,
             Err((id, err)) => {
                 Metrics::inc(&m.frame_errors, 1);
-                self.send_text(proto::encode_error(&id, &err));
+                self.send_text(proto::encode_error(&id, &err)).await;
                 return After::Nothing;
             }
         };
@@ -274,15 +291,15 @@ impl Conn {
                 "too many requests; slow down",
                 json!({"retry_after_ms": wait.as_millis() as u64}),
             );
-            self.send_text(proto::encode_error(&id, &err));
+            self.send_text(proto::encode_error(&id, &err)).await;
             return After::Nothing;
         }
         let (outcome, after) = self.dispatch(&method_name, params).await;
         match outcome {
-            Ok(v) => self.send_text(proto::encode_result(&id, &v)),
+            Ok(v) => self.send_text(proto::encode_result(&id, &v)).await,
             Err(e) => {
                 Metrics::inc(&m.frame_errors, 1);
-                self.send_text(proto::encode_error(&id, &e));
+                self.send_text(proto::encode_error(&id, &e)).await;
             }
         }
         if let After::Pump = after {
@@ -291,7 +308,7 @@ impl Conn {
                 && a.pending_sync == Some(0)
             {
                 a.pending_sync = None;
-                self.notify(method::INBOX_SYNCED, &proto::InboxSyncedParams { count: 0 });
+                self.notify(method::INBOX_SYNCED, &proto::InboxSyncedParams { count: 0 }).await;
             }
         }
         after
@@ -857,13 +874,13 @@ impl Conn {
                     a.cursor = a.cursor.max(d.delivery);
                     a.inflight.insert(d.delivery, now);
                 }
-                self.notify(method::MESSAGE_DELIVER, d);
+                self.notify(method::MESSAGE_DELIVER, d).await;
             }
             if caught_up {
                 if let Some(a) = &mut self.auth
                     && let Some(count) = a.pending_sync.take()
                 {
-                    self.notify(method::INBOX_SYNCED, &proto::InboxSyncedParams { count });
+                    self.notify(method::INBOX_SYNCED, &proto::InboxSyncedParams { count }).await;
                 }
                 return;
             }
@@ -893,7 +910,7 @@ impl Conn {
         }
         Metrics::inc(&self.shared.metrics.messages_redelivered, rows.len() as u64);
         for d in &rows {
-            self.notify(method::MESSAGE_DELIVER, d);
+            self.notify(method::MESSAGE_DELIVER, d).await;
         }
     }
 
