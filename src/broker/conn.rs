@@ -215,6 +215,16 @@ pub(crate) async fn handle(socket: WebSocket, shared: Arc<Shared>, mut shutdown:
     }
     conn.finish().await;
     drop(conn);
+    // Read (and discard) what the client already sent until it answers our close or 1 s passes, so the kernel
+    // does not reset the socket under unread data and swallow the close frame that explains why.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Some(Ok(m)) = stream.next().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
     let _ = writer.await;
     shared.metrics.connections_active.fetch_sub(1, Ordering::Relaxed);
 }
