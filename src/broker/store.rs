@@ -447,6 +447,13 @@ pub(crate) fn insert_message(
     Ok((accepted, dups, expires_at, woke))
 }
 
+/// The columns `deliver_from_row` reads, with the sender's current name (or `(left)`).
+const DELIVER_SELECT: &str = "SELECT d.seq, d.msg_id, d.sender, COALESCE(p.name, '(left)'),
+        COALESCE(p.member_key, m.sender_member), m.to_spec, m.priority, m.created_at, d.nonce, d.ciphertext, d.attempts
+    FROM deliveries d
+    JOIN messages m ON m.mesh_id=d.mesh_id AND m.sender=d.sender AND m.id=d.msg_id
+    LEFT JOIN peers p ON p.mesh_id=d.mesh_id AND p.session_key=d.sender";
+
 /// Queued, unexpired deliveries for a recipient after `after_seq`, oldest first; bumps their attempt counter.
 pub(crate) fn fetch_pending(
     c: &Connection,
@@ -456,15 +463,11 @@ pub(crate) fn fetch_pending(
     limit: usize,
     now: u64,
 ) -> Result<Vec<DeliverParams>, StoreError> {
-    let mut st = c.prepare_cached(
-        "SELECT d.seq, d.msg_id, d.sender, COALESCE(p.name, '(left)'), COALESCE(p.member_key, m.sender_member), m.to_spec,
-                m.priority, m.created_at, d.nonce, d.ciphertext, d.attempts
-         FROM deliveries d
-         JOIN messages m ON m.mesh_id=d.mesh_id AND m.sender=d.sender AND m.id=d.msg_id
-         LEFT JOIN peers p ON p.mesh_id=d.mesh_id AND p.session_key=d.sender
-         WHERE d.mesh_id=?1 AND d.recipient=?2 AND d.state=0 AND d.seq>?3 AND d.expires_at>?4
-         ORDER BY d.seq LIMIT ?5",
-    )?;
+    let sql = format!(
+        "{DELIVER_SELECT} WHERE d.mesh_id=?1 AND d.recipient=?2 AND d.state=0 AND d.seq>?3 AND d.expires_at>?4
+         ORDER BY d.seq LIMIT ?5"
+    );
+    let mut st = c.prepare_cached(&sql)?;
     let rows =
         st.query_map(params![mesh.as_str(), recipient.to_string(), after_seq, now, limit as i64], deliver_from_row)?;
     let mut out = Vec::new();
@@ -484,14 +487,8 @@ pub(crate) fn fetch_by_seq(
     seqs: &[u64],
     now: u64,
 ) -> Result<Vec<DeliverParams>, StoreError> {
-    let mut st = c.prepare_cached(
-        "SELECT d.seq, d.msg_id, d.sender, COALESCE(p.name, '(left)'), COALESCE(p.member_key, m.sender_member), m.to_spec,
-                m.priority, m.created_at, d.nonce, d.ciphertext, d.attempts
-         FROM deliveries d
-         JOIN messages m ON m.mesh_id=d.mesh_id AND m.sender=d.sender AND m.id=d.msg_id
-         LEFT JOIN peers p ON p.mesh_id=d.mesh_id AND p.session_key=d.sender
-         WHERE d.seq=?1 AND d.recipient=?2 AND d.state=0 AND d.expires_at>?3",
-    )?;
+    let sql = format!("{DELIVER_SELECT} WHERE d.seq=?1 AND d.recipient=?2 AND d.state=0 AND d.expires_at>?3");
+    let mut st = c.prepare_cached(&sql)?;
     let mut out = Vec::new();
     for seq in seqs {
         if let Some(Some(d)) = st.query_row(params![seq, recipient.to_string(), now], deliver_from_row).optional()? {
