@@ -209,6 +209,10 @@ async fn serve(
         .route("/join/{token}", get(join_page))
         .with_state(app);
     let mut sd = shutdown.clone();
+    // Small request/response frames: without TCP_NODELAY, Nagle plus delayed ACKs add ~40 ms to a round trip.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             let _ = sd.wait_for(|v| *v).await;
