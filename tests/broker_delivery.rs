@@ -545,3 +545,41 @@ async fn sigterm_shutdown_keeps_acknowledged_messages() {
         assert_eq!(open(&bob, &d.params), format!("kept {i}"));
     }
 }
+
+/// A control connection (`receive: false`) beside the peer's receiving connection: it neither replaces the
+/// receiving one nor gets deliveries, and nobody hears `peer.joined` for it. A second receiving connection does
+/// replace the first (close 4000).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_connection_does_not_take_over_the_receiving_one() {
+    let b = Broker::start(&[]).await;
+    let (alice, mut ac) = create_mesh(&b, "alice").await;
+    let (bob, mut bc) = invite_and_join(&b, &alice, &mut ac, "bob").await;
+    ac.settle(Duration::from_millis(200)).await;
+    ac.take_notes();
+
+    let mut ctl = Client::connect(b.port).await;
+    let mut p = bob.hello_params(&ctl.nonce);
+    p["receive"] = json!(false);
+    let h = ctl.ok("auth.hello", p).await;
+    assert_eq!(h["peer"]["id"], bob.id());
+    assert!(ctl.next_notification("inbox.synced", Duration::from_millis(300)).await.is_none(), "control gets no sync");
+
+    let id = new_msg_id();
+    ac.ok("message.send", send_params(&alice, &id, "bob", &[bob.id()], "to the receiver")).await;
+    let ds = deliveries_within(&mut bc, Duration::from_secs(2)).await;
+    assert_eq!(ds.len(), 1, "the receiving connection still gets the message");
+    assert!(
+        deliveries_within(&mut ctl, Duration::from_millis(300)).await.is_empty(),
+        "the control connection gets none"
+    );
+    assert!(bc.closed.is_none(), "the receiving connection was not replaced");
+    ctl.ok("peer.list", json!({})).await;
+    assert!(
+        ac.take_notes().iter().all(|n| n["method"] != "peer.joined" && n["method"] != "peer.left"),
+        "a control connection announces nothing"
+    );
+
+    // Positive control: a second receiving connection replaces the first.
+    let (_bc2, _) = bob.connect(&b).await;
+    assert_eq!(bc.expect_close(Duration::from_secs(3)).await.code, Some(4000));
+}

@@ -67,6 +67,8 @@ struct Authed {
     inflight: BTreeMap<u64, Instant>,
     /// Backlog size announced in the hello result; `inbox.synced` is sent once the pump catches up.
     pending_sync: Option<u64>,
+    /// A receiving connection holds the peer's presence and gets deliveries; a control connection does neither.
+    receiving: bool,
 }
 
 struct Conn {
@@ -425,7 +427,11 @@ impl Conn {
             .map_err(store_err)?;
         let wake = Arc::new(Notify::new());
         let hub = &self.shared.hub;
-        let attach = hub.attach(&p.mesh_id, &peer.id, self.id, self.out.clone(), wake.clone());
+        let attach = if p.receive {
+            hub.attach(&p.mesh_id, &peer.id, self.id, self.out.clone(), wake.clone())
+        } else {
+            Attach::Resumed
+        };
         let info = peer_info(hub, &p.mesh_id, &peer);
         if let Attach::Joined = attach {
             let text = proto::encode_notification(method::PEER_JOINED, &json!({ "peer": info }));
@@ -441,7 +447,8 @@ impl Conn {
             wake,
             cursor: 0,
             inflight: BTreeMap::new(),
-            pending_sync: Some(backlog),
+            pending_sync: p.receive.then_some(backlog),
+            receiving: p.receive,
         });
         let s = &self.shared.settings;
         to_value(&proto::HelloResult {
@@ -613,8 +620,10 @@ impl Conn {
             );
             self.shared.hub.broadcast(&mesh, Some(peer), &text);
         }
-        // Our own reply must go out before the close: the main loop closes after sending it.
-        self.shared.hub.remove(&mesh, &me, None);
+        // Our own reply must go out before the close: the main loop closes after sending it. When this is a
+        // control connection, the session's receiving connection (if any) is closed by the hub.
+        let own = if a.receiving { None } else { Some(CloseCode::Removed) };
+        self.shared.hub.remove(&mesh, &me, own);
         self.auth = None;
         Ok(json!({ "left": true }))
     }
@@ -863,7 +872,7 @@ impl Conn {
     async fn pump(&mut self) {
         let window = self.shared.settings.window;
         loop {
-            let Some(a) = &self.auth else { return };
+            let Some(a) = self.auth.as_ref().filter(|a| a.receiving) else { return };
             let room = window.saturating_sub(a.inflight.len());
             if room == 0 {
                 return;
@@ -926,7 +935,7 @@ impl Conn {
 
     /// On disconnect: start the grace lease; announce `peer.left` only if the peer does not return in time.
     async fn finish(&mut self) {
-        let Some(a) = self.auth.take() else { return };
+        let Some(a) = self.auth.take().filter(|a| a.receiving) else { return };
         let shared = self.shared.clone();
         let Some(generation) = shared.hub.detach(&a.mesh, &a.peer, self.id) else { return };
         let (mesh, peer) = (a.mesh, a.peer);

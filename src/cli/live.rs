@@ -29,10 +29,12 @@ pub(crate) struct Live {
 }
 
 impl Live {
-    /// Connects to the mesh's broker as this session and refreshes the local entry (mesh name, role).
-    pub(crate) async fn connect(ctx: &Ctx, entry: &MeshEntry, inbox: Inbox) -> Result<Self, CliError> {
+    /// Connects to the mesh's broker as this session and refreshes the local entry (mesh name, role). Only
+    /// `inbox` receives (`receive = true`); other verbs open control connections, so they never take over a
+    /// running `inbox --follow`.
+    pub(crate) async fn connect(ctx: &Ctx, entry: &MeshEntry, inbox: Inbox, receive: bool) -> Result<Self, CliError> {
         let identity = ctx.identity(entry)?;
-        let session = MeshSession::open(&entry.broker, identity).await?;
+        let session = MeshSession::open(&entry.broker, identity, receive).await?;
         let live = Self { session, inbox: Some(inbox), out: ctx.out, pending: Vec::new(), synced: false, closed: None };
         live.refresh_entry(ctx, &entry.id)?;
         Ok(live)

@@ -142,7 +142,7 @@ pub(crate) fn invite(ctx: &Ctx, role: InviteRole, expires: Duration, uses: u32) 
     };
     let inbox = open_inbox(ctx)?;
     let (url, created) = runtime()?.block_on(async {
-        let mut live = Live::connect(ctx, entry, inbox).await?;
+        let mut live = Live::connect(ctx, entry, inbox, false).await?;
         let hello = live.session.hello().clone();
         let exp = now_ms() / 1000 + expires.as_secs();
         let identity = live.session.identity();
@@ -330,7 +330,7 @@ pub(crate) fn rename(ctx: &Ctx, name: &str) -> Result<(), CliError> {
     let old = entry.name.clone();
     let inbox = open_inbox(ctx)?;
     let renamed: Value = runtime()?.block_on(async {
-        let mut live = Live::connect(ctx, entry, inbox).await?;
+        let mut live = Live::connect(ctx, entry, inbox, false).await?;
         let result: Value =
             live.session.call(method::MESH_RENAME, &MeshRenameParams { name: name.to_string() }).await?;
         live.finish().await?;
@@ -367,7 +367,7 @@ pub(crate) fn leave(ctx: &Ctx, slug: Option<&str>) -> Result<(), CliError> {
     ctx.confirm("leave", &[("slug", entry.slug.as_str().into())])?;
     let inbox = open_inbox(ctx)?;
     let outcome = runtime()?.block_on(async {
-        let mut live = match Live::connect(ctx, &entry, inbox).await {
+        let mut live = match Live::connect(ctx, &entry, inbox, false).await {
             Ok(live) => live,
             Err(e) if e.reason == "not_member" => return Ok(false),
             Err(e) => return Err(e),

@@ -91,7 +91,7 @@ pub(crate) fn send(
     let entry = ctx.select_mesh(&config, None)?;
     let inbox = open_inbox(ctx)?;
     let report = runtime()?.block_on(async {
-        let mut live = Live::connect(ctx, entry, inbox).await?;
+        let mut live = Live::connect(ctx, entry, inbox, false).await?;
         let report = live.session.send_text(to, &body, priority, ttl.map(|d| d.as_secs())).await?;
         live.finish().await?;
         Ok::<_, CliError>(report)
@@ -166,7 +166,7 @@ pub(crate) fn inbox(ctx: &Ctx, unread: bool, follow: bool) -> Result<(), CliErro
     let inbox = open_inbox(ctx)?;
     let rt = runtime()?;
     let (mut inbox, synced) = rt.block_on(async {
-        match Live::connect(ctx, entry, inbox).await {
+        match Live::connect(ctx, entry, inbox, true).await {
             Ok(mut live) => {
                 let synced = live.wait_synced(SYNC_TIMEOUT).await?;
                 Ok((live.finish().await?, synced))
@@ -201,7 +201,7 @@ fn follow_inbox(ctx: &Ctx, entry: &MeshEntry, unread: bool) -> Result<(), CliErr
     runtime()?.block_on(async {
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
-        let mut live = Live::connect(ctx, entry, inbox).await?;
+        let mut live = Live::connect(ctx, entry, inbox, true).await?;
         live.wait_synced(SYNC_TIMEOUT).await?;
         let filter = if unread { Filter::Unread } else { Filter::All };
         let mesh = mesh_id.clone();
@@ -273,7 +273,7 @@ pub(crate) fn peers(ctx: &Ctx) -> Result<(), CliError> {
     let entry = ctx.select_mesh(&config, None)?;
     let inbox = open_inbox(ctx)?;
     let (mut peers, me) = runtime()?.block_on(async {
-        let mut live = Live::connect(ctx, entry, inbox).await?;
+        let mut live = Live::connect(ctx, entry, inbox, false).await?;
         let peers = live.session.peers().await?;
         let me = live.session.identity().session_key();
         live.finish().await?;
@@ -313,7 +313,7 @@ pub(crate) fn msg_status(ctx: &Ctx, id: &str) -> Result<(), CliError> {
     let entry = ctx.select_mesh(&config, None)?;
     let inbox = open_inbox(ctx)?;
     let status: StatusResult = runtime()?.block_on(async {
-        let mut live = Live::connect(ctx, entry, inbox).await?;
+        let mut live = Live::connect(ctx, entry, inbox, false).await?;
         let status = live.session.call_retrying(method::MESSAGE_STATUS, &StatusParams { id }).await?;
         live.finish().await?;
         Ok::<_, CliError>(status)
@@ -365,7 +365,7 @@ fn update_self<P: serde::Serialize>(ctx: &Ctx, method: &str, params: P, done: St
     let entry = ctx.select_mesh(&config, None)?;
     let inbox = open_inbox(ctx)?;
     let (result, me) = runtime()?.block_on(async {
-        let mut live = Live::connect(ctx, entry, inbox).await?;
+        let mut live = Live::connect(ctx, entry, inbox, false).await?;
         let result: PeerResult = live.session.call_retrying(method, &params).await?;
         let me = live.session.identity().session_key();
         live.finish().await?;

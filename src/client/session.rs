@@ -83,6 +83,8 @@ pub(crate) struct MeshSession {
     events_tx: mpsc::UnboundedSender<Event>,
     events: mpsc::UnboundedReceiver<Event>,
     hello: HelloResult,
+    /// Whether this session's connections receive deliveries (see `open`).
+    receive: bool,
 }
 
 /// Rejects bodies the broker would refuse, before any network use.
@@ -115,7 +117,12 @@ async fn typed_call<P: Serialize, R: DeserializeOwned>(
     serde_json::from_value(value).map_err(|e| ClientError::Protocol(format!("bad {method} result: {e}")))
 }
 
-async fn hello(conn: &mut Connection, challenge: &ChallengeParams, id: &Identity) -> Result<HelloResult, ClientError> {
+async fn hello(
+    conn: &mut Connection,
+    challenge: &ChallengeParams,
+    id: &Identity,
+    receive: bool,
+) -> Result<HelloResult, ClientError> {
     let mesh = id.mesh_id.as_str();
     let member = id.member_key().to_string();
     let session = id.session_key().to_string();
@@ -131,6 +138,7 @@ async fn hello(conn: &mut Connection, challenge: &ChallengeParams, id: &Identity
         name: id.name.clone(),
         client: Some(client_name()),
         signature: id.session.sign_hex(&hello_bytes(&challenge.nonce, mesh, &member, &session)),
+        receive,
     };
     typed_call(conn, method::AUTH_HELLO, &params).await
 }
@@ -158,12 +166,14 @@ pub(crate) fn seal_for(sender: &SigningKey, recipient: &KeyHex, plaintext: &[u8]
 }
 
 impl MeshSession {
-    /// Connects to `url` and authenticates as `identity`.
-    pub(crate) async fn open(url: &str, identity: Identity) -> Result<Self, ClientError> {
+    /// Connects to `url` and authenticates as `identity`. A `receive` connection holds the peer's presence and
+    /// gets its deliveries (one per session key: a newer one replaces it); a control connection (`false`) does
+    /// neither and can run beside it.
+    pub(crate) async fn open(url: &str, identity: Identity, receive: bool) -> Result<Self, ClientError> {
         let (events_tx, events) = mpsc::unbounded_channel();
         let (mut conn, challenge) = connect(url, 1, events_tx.clone()).await?;
-        let hello = hello(&mut conn, &challenge, &identity).await?;
-        Ok(Self { url: url.to_string(), identity, conn, generation: 1, events_tx, events, hello })
+        let hello = hello(&mut conn, &challenge, &identity, receive).await?;
+        Ok(Self { url: url.to_string(), identity, conn, generation: 1, events_tx, events, hello, receive })
     }
 
     /// Creates the mesh `identity.mesh_id` named `mesh_name` with `identity.member` as owner, then authenticates.
@@ -179,8 +189,8 @@ impl MeshSession {
             signature: identity.member.sign_hex(&signed),
         };
         let _: Value = typed_call(&mut conn, method::MESH_CREATE, &params).await?;
-        let hello = hello(&mut conn, &challenge, &identity).await?;
-        Ok(Self { url: url.to_string(), identity, conn, generation: 1, events_tx, events, hello })
+        let hello = hello(&mut conn, &challenge, &identity, true).await?;
+        Ok(Self { url: url.to_string(), identity, conn, generation: 1, events_tx, events, hello, receive: true })
     }
 
     /// Redeems `invite` (whose token is `token`) for `identity.member`, then authenticates.
@@ -200,8 +210,8 @@ impl MeshSession {
             signature: identity.member.sign_hex(&redeem_bytes(&challenge.nonce, &invite.id, &member.to_string())),
         };
         let redeemed: RedeemResult = typed_call(&mut conn, method::INVITE_REDEEM, &params).await?;
-        let hello = hello(&mut conn, &challenge, &identity).await?;
-        Ok((Self { url, identity, conn, generation: 1, events_tx, events, hello }, redeemed))
+        let hello = hello(&mut conn, &challenge, &identity, true).await?;
+        Ok((Self { url, identity, conn, generation: 1, events_tx, events, hello, receive: true }, redeemed))
     }
 
     /// The result of the latest `auth.hello` (our peer as the broker sees it, the mesh, the backlog size).
@@ -217,7 +227,7 @@ impl MeshSession {
     pub(crate) async fn reconnect(&mut self) -> Result<(), ClientError> {
         let generation = self.generation + 1;
         let (mut conn, challenge) = connect(&self.url, generation, self.events_tx.clone()).await?;
-        self.hello = hello(&mut conn, &challenge, &self.identity).await?;
+        self.hello = hello(&mut conn, &challenge, &self.identity, self.receive).await?;
         let old = std::mem::replace(&mut self.conn, conn);
         self.generation = generation;
         drop(old);

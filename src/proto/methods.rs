@@ -132,6 +132,15 @@ pub(crate) struct HelloParams {
     pub client: Option<String>,
     /// Session-key signature over `hello_bytes`.
     pub signature: String,
+    /// `true` (default): this connection holds the peer's presence and receives its deliveries. `false`: a
+    /// control connection for short-lived calls; it gets no deliveries, announces nothing, and never replaces
+    /// the peer's receiving connection.
+    #[serde(default = "yes")]
+    pub receive: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
