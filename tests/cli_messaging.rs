@@ -167,3 +167,47 @@ fn one_session_key_per_session_id_and_it_never_changes() {
     assert_eq!(me_again[0]["id"], me[0]["id"]);
     assert_eq!(as_session(&["--json", "whoami"])["session"], "cc-1234");
 }
+
+/// Other verbs of the same home and session (`peers`, `send`) open control connections, so a running
+/// `inbox --follow` keeps its receiving connection: it is not replaced and keeps printing live messages.
+#[test]
+fn verbs_beside_a_running_follow_do_not_take_it_over() {
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    pair.alice.json(&["send", "bob", "first"]);
+    let mut child = pair
+        .bob
+        .cmd()
+        .args(["--json", "inbox", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next = |what: &str| -> Value {
+        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("no line for {what}"));
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    };
+    assert_eq!(next("the queued message")["body"], "first");
+    // Before control connections, each of these replaced the follower's connection (close 4000), and three
+    // takeovers within a minute made it give up.
+    for _ in 0..4 {
+        pair.bob.json(&["peers"]);
+        pair.bob.json(&["send", "alice", "from bob while following"]);
+    }
+    pair.alice.json(&["send", "bob", "live after bob's own verbs"]);
+    assert_eq!(next("the live message")["body"], "live after bob's own verbs");
+    assert!(child.try_wait().expect("try_wait").is_none(), "the follower is still running");
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let done = child.wait_with_output().expect("wait");
+    assert_eq!(done.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(stderr.trim().is_empty(), "the follower was never disconnected or warned: {stderr}");
+}
