@@ -301,7 +301,7 @@ impl Conn {
             let err = RpcError::with_data(
                 ErrorCode::RateLimited,
                 "too many requests; slow down",
-                json!({"retry_after_ms": wait.as_millis() as u64}),
+                json!({"retry_after_ms": retry_ms(wait)}),
             );
             self.send_text(proto::encode_error(&id, &err)).await;
             return After::Nothing;
@@ -748,7 +748,7 @@ impl Conn {
             return Err(RpcError::with_data(
                 ErrorCode::RateLimited,
                 "sending faster than this broker allows; retry later with the same message id",
-                json!({ "retry_after_ms": wait.as_millis() as u64 }),
+                json!({ "retry_after_ms": retry_ms(wait) }),
             ));
         }
         let a = self.authed()?;
@@ -967,6 +967,11 @@ impl Conn {
             }
         });
     }
+}
+
+/// A retry hint in whole milliseconds, rounded up so it is never 0 while tokens are still missing.
+fn retry_ms(wait: Duration) -> u64 {
+    u64::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(u64::MAX).max(1)
 }
 
 fn aggregate(rs: &[proto::RecipientStatus]) -> proto::DeliveryState {
