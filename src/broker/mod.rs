@@ -8,6 +8,7 @@ mod hub;
 mod metrics;
 mod ratelimit;
 mod store;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +36,12 @@ pub(crate) struct BrokerArgs {
     /// The URL clients use to reach this broker (`ws://…/ws` or `wss://…/ws`), announced to clients for invites.
     #[arg(long, env = "CLAUDEMESH_BROKER_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Serve TLS (`wss://`) with this PEM certificate chain (needs --tls-key).
+    #[arg(long, requires = "tls_key", env = "CLAUDEMESH_BROKER_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert", env = "CLAUDEMESH_BROKER_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Listen on a non-loopback address without TLS (only behind a TLS-terminating proxy).
     #[arg(long)]
     pub behind_tls_proxy: bool,
@@ -75,9 +82,11 @@ pub(crate) enum BrokerError {
     #[error("cannot listen on {0}: {1}")]
     Listen(String, std::io::Error),
     #[error(
-        "refusing to listen on {0} without TLS: bind a loopback address, or pass --behind-tls-proxy when a proxy terminates TLS"
+        "refusing to listen on {0} without TLS: pass --tls-cert and --tls-key, bind a loopback address, or pass --behind-tls-proxy when a proxy terminates TLS"
     )]
     PlaintextOnPublicAddress(String),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("cannot prepare the data directory {0}: {1}")]
     DataDir(PathBuf, std::io::Error),
     #[error("cannot open the broker database: {0}")]
@@ -97,7 +106,11 @@ pub(crate) fn run(args: BrokerArgs, default_data: PathBuf) -> Result<(), BrokerE
             .await
             .map_err(|e| BrokerError::Listen(args.listen.clone(), e))?;
         let addr = listener.local_addr().map_err(|e| BrokerError::Listen(args.listen.clone(), e))?;
-        if !addr.ip().is_loopback() && !args.behind_tls_proxy {
+        let acceptor = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+            _ => None,
+        };
+        if acceptor.is_none() && !addr.ip().is_loopback() && !args.behind_tls_proxy {
             return Err(BrokerError::PlaintextOnPublicAddress(addr.to_string()));
         }
         let data = args.data.clone().unwrap_or(default_data);
@@ -105,15 +118,32 @@ pub(crate) fn run(args: BrokerArgs, default_data: PathBuf) -> Result<(), BrokerE
         let db_path = data.join("broker.db");
         let (db, store_thread) = db::Db::open(&db_path, args.durability, store::migrate)?;
         restrict_files(&db_path);
-        let public_url = args.public_url.clone().unwrap_or_else(|| format!("ws://{addr}{}", crate::proto::WS_PATH));
+        let scheme = if acceptor.is_some() { "wss" } else { "ws" };
+        let public_url =
+            args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}{}", crate::proto::WS_PATH));
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
             wait_for_signal().await;
             let _ = tx.send(true);
         });
-        println!("claudemesh broker listening on ws://{addr}{}", crate::proto::WS_PATH);
+        println!("claudemesh broker listening on {scheme}://{addr}{}", crate::proto::WS_PATH);
         tracing::info!(%addr, %public_url, data = %data.display(), "broker ready");
-        let r = serve(listener, db, settings(&args), public_url, rx).await;
+        let settings = settings(&args);
+        let r = match acceptor {
+            Some(acceptor) => {
+                let listener = tls::TlsListener::new(listener, acceptor)
+                    .map_err(|e| BrokerError::Listen(args.listen.clone(), e))?;
+                serve(listener, db, settings, public_url, rx).await
+            }
+            None => {
+                // Small request/response frames: without TCP_NODELAY, Nagle plus delayed ACKs add ~40 ms to a
+                // round trip.
+                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                serve(listener, db, settings, public_url, rx).await
+            }
+        };
         // `serve` returned: every connection task has finished, so dropping the last store handle lets the
         // writer thread drain and exit after its final commit.
         let _ = tokio::task::spawn_blocking(move || store_thread.join()).await;
@@ -183,13 +213,16 @@ struct App {
 
 /// Serves HTTP and WebSocket on `listener` until `shutdown` turns true, then closes every connection (1001) and
 /// returns once all of them have finished.
-async fn serve(
-    listener: tokio::net::TcpListener,
+async fn serve<L>(
+    listener: L,
     db: db::Db,
     settings: conn::Settings,
     public_url: String,
     shutdown: watch::Receiver<bool>,
-) -> Result<(), BrokerError> {
+) -> Result<(), BrokerError>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
     let sweep = settings.sweep_interval;
     let shared = Arc::new(conn::Shared {
         db,
@@ -209,11 +242,7 @@ async fn serve(
         .route("/join/{token}", get(join_page))
         .with_state(app);
     let mut sd = shutdown.clone();
-    // Small request/response frames: without TCP_NODELAY, Nagle plus delayed ACKs add ~40 ms to a round trip.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+    let result = axum::serve(listener, router.into_make_service())
         .with_graceful_shutdown(async move {
             let _ = sd.wait_for(|v| *v).await;
         })
