@@ -585,12 +585,7 @@ impl Conn {
         self.shared
             .db
             .run(move |c| {
-                if !store::member_role(c, &mesh, &member)?.is_some_and(Role::is_admin) {
-                    return Err(StoreError::Rejected(
-                        ErrorCode::Forbidden,
-                        "only the owner or an admin can rename the mesh".into(),
-                    ));
-                }
+                store::require_admin(c, &mesh, &member, "rename the mesh")?;
                 store::rename_mesh(c, &mesh, &name)
             })
             .await
@@ -853,12 +848,7 @@ impl Conn {
         self.shared
             .db
             .run(move |c| {
-                if !store::member_role(c, &mesh, &member)?.is_some_and(Role::is_admin) {
-                    return Err(StoreError::Rejected(
-                        ErrorCode::Forbidden,
-                        "only the owner or an admin can invite".into(),
-                    ));
-                }
+                store::require_admin(c, &mesh, &member, "invite")?;
                 store::insert_invite(c, &inv2, &token, now)
             })
             .await

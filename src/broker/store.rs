@@ -97,6 +97,15 @@ pub(crate) fn member_role(c: &Connection, mesh: &MeshId, member: &KeyHex) -> Res
     Ok(role.and_then(|r| Role::parse(&r)))
 }
 
+/// Refuses with `forbidden` unless `member` is the owner or an admin of `mesh`.
+pub(crate) fn require_admin(c: &Connection, mesh: &MeshId, member: &KeyHex, action: &str) -> Result<(), StoreError> {
+    if member_role(c, mesh, member)?.is_some_and(Role::is_admin) {
+        Ok(())
+    } else {
+        Err(reject(ErrorCode::Forbidden, format!("only the owner or an admin can {action}")))
+    }
+}
+
 pub(crate) fn count_members(c: &Connection, mesh: &MeshId) -> Result<u64, StoreError> {
     Ok(c.query_row("SELECT count(*) FROM members WHERE mesh_id=?1", [mesh.as_str()], |r| r.get(0))?)
 }
