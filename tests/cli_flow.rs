@@ -326,3 +326,26 @@ fn rename_updates_the_local_name_and_whoami_is_local() {
     drop(broker);
     assert_eq!(pair.bob.json(&["whoami"])["name"], "bob");
 }
+
+/// `peer.list` grows with the mesh: with 130 sessions carrying full 280-character summaries the reply is well
+/// over the 64 KiB cap on frames *to* the broker, and the CLI must still read it.
+#[test]
+fn peers_lists_a_mesh_whose_peer_list_exceeds_64_kib() {
+    let broker = Broker::start();
+    let alice = Home::new();
+    alice.json(&["new", "big", "--broker", &broker.url(), "--name", "alice"]);
+    let summary = "x".repeat(280);
+    for i in 0..130 {
+        let out = alice
+            .cmd()
+            .env("CLAUDE_CODE_SESSION_ID", format!("session-{i}"))
+            .args(["summary", "set", &summary])
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "session {i}: {}", describe(&out));
+    }
+    let peers = alice.json(&["peers"]);
+    let list = peers["peers"].as_array().expect("peers");
+    assert_eq!(list.len(), 131, "130 sessions plus the cli session");
+    assert!(serde_json::to_string(&peers).expect("json").len() > 64 * 1024, "the list is over 64 KiB");
+}

@@ -16,7 +16,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::ClientError;
-use crate::proto::{ChallengeParams, Incoming, MAX_FRAME_BYTES, SUBPROTOCOL, decode_frame, encode_request, method};
+use crate::proto::{
+    ChallengeParams, Incoming, MAX_FRAME_BYTES, MAX_SERVER_FRAME_BYTES, SUBPROTOCOL, decode_frame, encode_request,
+    method,
+};
 
 /// How long to wait for the TCP/TLS/WebSocket handshake and the broker's challenge.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -81,8 +84,9 @@ pub(crate) async fn connect(
     let unreachable = |reason: String| ClientError::Unreachable { url: url.to_string(), reason };
     let mut request = url.into_client_request().map_err(|e| unreachable(e.to_string()))?;
     request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(SUBPROTOCOL));
-    let config =
-        WebSocketConfig::default().max_message_size(Some(MAX_FRAME_BYTES)).max_frame_size(Some(MAX_FRAME_BYTES));
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_SERVER_FRAME_BYTES))
+        .max_frame_size(Some(MAX_SERVER_FRAME_BYTES));
 
     let handshake = async {
         let (mut ws, _response) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
