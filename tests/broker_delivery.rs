@@ -583,3 +583,48 @@ async fn control_connection_does_not_take_over_the_receiving_one() {
     let (_bc2, _) = bob.connect(&b).await;
     assert_eq!(bc.expect_close(Duration::from_secs(3)).await.code, Some(4000));
 }
+
+/// A full store (a 1 MiB quota: SQLite answers SQLITE_FULL as on a full disk) refuses new sends with
+/// `unavailable` and a clear message, keeps serving everything else, loses nothing it acknowledged, and accepts
+/// sends again once space returns (restart without the quota).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_store_refuses_writes_and_loses_nothing_acknowledged() {
+    let mut b = Broker::start(&["--max-db-mib", "1"]).await;
+    let (alice, mut ac) = create_mesh(&b, "alice").await;
+    let (bob, bc) = invite_and_join(&b, &alice, &mut ac, "bob").await;
+    bc.close().await;
+
+    let body = "f".repeat(20_000);
+    let mut acknowledged = Vec::new();
+    let refusal = loop {
+        assert!(acknowledged.len() < 200, "a 1 MiB store never filled up");
+        let id = new_msg_id();
+        match ac.call("message.send", send_params(&alice, &id, "bob", &[bob.id()], &body)).await {
+            Ok(r) => {
+                assert_eq!(r["accepted"], 1);
+                acknowledged.push(id);
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!((refusal.code, refusal.reason()), (-32011, "unavailable"), "{refusal:?}");
+    assert!(refusal.message.contains("disk is full"), "{refusal:?}");
+    assert!(acknowledged.len() >= 5, "some sends fit before the quota: {}", acknowledged.len());
+    // Still serving: reads work on the same connection, and the refused send left nothing behind.
+    ac.ok("peer.list", json!({})).await;
+    assert_eq!(status(&mut ac, &acknowledged[0]).await["state"], "queued");
+
+    // Space returns.
+    let exit = b.term(Duration::from_secs(10)).await;
+    assert!(exit.success(), "clean shutdown: {exit:?}");
+    b.set_extra(&[]);
+    b.restart().await;
+    let mut ac = alice.connect(&b).await.0;
+    let late = new_msg_id();
+    ac.ok("message.send", send_params(&alice, &late, "bob", &[bob.id()], "after the disk was freed")).await;
+    acknowledged.push(late);
+
+    let (_bc, ds) = reconnect_expecting_backlog(&b, &bob, acknowledged.len() as u64).await;
+    let got: Vec<&String> = ds.iter().map(|d| &d.id).collect();
+    assert_eq!(got, acknowledged.iter().collect::<Vec<_>>(), "every acknowledged message, once, in order");
+}

@@ -243,7 +243,9 @@ fn store_err(e: StoreError) -> RpcError {
     match e {
         StoreError::Rejected(code, msg) => RpcError::new(code, msg),
         StoreError::Full => RpcError::new(ErrorCode::Unavailable, "the broker's disk is full; nothing was stored"),
-        StoreError::Unavailable(_) => {
+        StoreError::Unavailable(cause) => {
+            // The cause is for the operator's log; the client gets the stable, actionable part.
+            tracing::warn!(%cause, "store error");
             RpcError::new(ErrorCode::Unavailable, "the broker's store is unavailable; nothing was stored")
         }
     }

@@ -31,7 +31,9 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+/// A job runs with `Some(connection)` and returns its error (if any) and its completion; with `None` it is not
+/// run at all (its batch could not start) and only yields the completion that reports the failure.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (Option<StoreError>, Completion) + Send>;
 
 /// Largest number of jobs committed together.
 const MAX_BATCH: usize = 512;
@@ -54,9 +56,15 @@ impl Db {
     pub(crate) fn open(
         path: &Path,
         durability: Durability,
+        max_bytes: Option<u64>,
         migrate: fn(&Connection) -> rusqlite::Result<()>,
     ) -> Result<(Db, std::thread::JoinHandle<()>), StoreError> {
         let conn = Connection::open(path)?;
+        if let Some(max) = max_bytes {
+            // A quota: past it SQLite answers SQLITE_FULL exactly as on a full disk, and the same path handles it.
+            let page: u64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+            conn.pragma_update(None, "max_page_count", (max / page.max(1)).max(1))?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", if durability == Durability::Full { "FULL" } else { "NORMAL" })?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -78,12 +86,15 @@ impl Db {
     {
         let (reply, rx) = oneshot::channel::<Result<T, StoreError>>();
         let job: Job = Box::new(move |conn| {
-            let outcome = f(conn);
-            let ok = outcome.is_ok();
+            let outcome = match conn {
+                Some(c) => f(c),
+                None => Err(StoreError::Unavailable("the transaction could not start".into())),
+            };
+            let error = outcome.as_ref().err().cloned();
             let done: Completion = Box::new(move |commit| {
                 let _ = reply.send(commit.and(outcome));
             });
-            (ok, done)
+            (error, done)
         });
         self.tx.send(job).map_err(|_| StoreError::Unavailable("store thread stopped".into()))?;
         rx.await.map_err(|_| StoreError::Unavailable("store thread stopped".into()))?
@@ -92,52 +103,61 @@ impl Db {
 
 fn writer_loop(conn: Connection, rx: std_mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        let mut pending = std::collections::VecDeque::from([first]);
+        while pending.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => pending.push_back(job),
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            let err = StoreError::from(e);
-            for job in batch {
-                // Run nothing; report the failure to the waiting caller.
-                let (_, done) = job_refused(job, &conn);
-                done(Err(err.clone()));
-            }
-            continue;
-        }
-        let mut completions = Vec::with_capacity(batch.len());
-        for job in batch {
-            let sp = conn.execute_batch("SAVEPOINT job");
-            let (ok, done) = job(&conn);
-            if sp.is_ok() {
-                if !ok {
-                    let _ = conn.execute_batch("ROLLBACK TO job");
-                }
-                let _ = conn.execute_batch("RELEASE job");
-            }
-            completions.push(done);
-        }
-        let commit = conn.execute_batch("COMMIT").map_err(StoreError::from);
-        if commit.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        for done in completions {
-            done(commit.clone());
+        while !pending.is_empty() {
+            run_batch(&conn, &mut pending);
         }
     }
 }
 
-/// When BEGIN itself fails the job must still answer; it runs against a connection inside no transaction, so
-/// we do not run it at all: we build its completion by running it on a read-only savepoint that we roll back.
-fn job_refused(job: Job, conn: &Connection) -> (bool, Completion) {
-    let _ = conn.execute_batch("SAVEPOINT refused");
-    let out = job(conn);
-    let _ = conn.execute_batch("ROLLBACK TO refused");
-    let _ = conn.execute_batch("RELEASE refused");
-    out
+/// Runs jobs from the front of `pending` in one transaction and answers them after it ends. Stops early when
+/// SQLite rolled the whole transaction back by itself (it does on SQLITE_FULL and some I/O errors): the jobs run
+/// so far lost their work and are told why; the rest go into the next transaction.
+fn run_batch(conn: &Connection, pending: &mut std::collections::VecDeque<Job>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let err = StoreError::from(e);
+        for job in pending.drain(..) {
+            let (_, done) = job(None);
+            done(Err(err.clone()));
+        }
+        return;
+    }
+    let mut completions = Vec::new();
+    let mut aborted = None;
+    while let Some(job) = pending.pop_front() {
+        let savepoint = conn.execute_batch("SAVEPOINT job").is_ok();
+        let (error, done) = job(Some(conn));
+        completions.push(done);
+        if conn.is_autocommit() {
+            aborted = Some(error.unwrap_or_else(|| StoreError::Unavailable("the transaction was rolled back".into())));
+            break;
+        }
+        if savepoint {
+            if error.is_some() {
+                let _ = conn.execute_batch("ROLLBACK TO job");
+            }
+            let _ = conn.execute_batch("RELEASE job");
+        }
+    }
+    let outcome = match aborted {
+        Some(e) => Err(e),
+        None => {
+            let commit = conn.execute_batch("COMMIT").map_err(StoreError::from);
+            if commit.is_err() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            commit
+        }
+    };
+    for done in completions {
+        done(outcome.clone());
+    }
 }
 
 #[cfg(test)]
@@ -151,7 +171,7 @@ mod tests {
     #[tokio::test]
     async fn failed_job_rolls_back_only_itself() {
         let dir = tempfile::tempdir().unwrap();
-        let (db, _h) = Db::open(&dir.path().join("b.db"), Durability::Normal, migrate).unwrap();
+        let (db, _h) = Db::open(&dir.path().join("b.db"), Durability::Normal, None, migrate).unwrap();
         let a = db.clone();
         let ok = tokio::spawn(async move {
             a.run(|c| {
@@ -170,5 +190,37 @@ mod tests {
         ok.await.unwrap().unwrap();
         let n: i64 = db.run(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
         assert_eq!(n, 1);
+    }
+}
+
+#[cfg(test)]
+mod quota_tests {
+    use super::*;
+
+    fn migrate(c: &Connection) -> rusqlite::Result<()> {
+        c.execute_batch("CREATE TABLE IF NOT EXISTS t(k INTEGER PRIMARY KEY, v TEXT)")
+    }
+
+    #[tokio::test]
+    async fn a_store_over_its_quota_reports_full_and_keeps_what_it_had() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _h) = Db::open(&dir.path().join("q.db"), Durability::Normal, Some(64 * 1024), migrate).unwrap();
+        let mut stored = 0;
+        let err = loop {
+            let r = db
+                .run(move |c| {
+                    c.execute("INSERT INTO t(v) VALUES (?1)", [&"x".repeat(4000)])?;
+                    Ok(())
+                })
+                .await;
+            match r {
+                Ok(()) => stored += 1,
+                Err(e) => break e,
+            }
+            assert!(stored < 1000, "the quota never applied");
+        };
+        assert!(matches!(err, StoreError::Full), "{err:?}");
+        let n: i64 = db.run(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
+        assert_eq!(n, stored);
     }
 }

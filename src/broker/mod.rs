@@ -72,6 +72,10 @@ pub(crate) struct BrokerArgs {
     /// Per-connection burst of requests.
     #[arg(long, default_value_t = 1000)]
     pub request_burst: u64,
+    /// Cap the database at this many MiB. Past it, writes are refused with `unavailable` (as on a full disk)
+    /// and nothing already acknowledged is touched.
+    #[arg(long)]
+    pub max_db_mib: Option<u64>,
     /// SQLite durability of each commit.
     #[arg(long, value_enum, default_value = "full")]
     pub durability: Durability,
@@ -116,7 +120,8 @@ pub(crate) fn run(args: BrokerArgs, default_data: PathBuf) -> Result<(), BrokerE
         let data = args.data.clone().unwrap_or(default_data);
         prepare_dir(&data).map_err(|e| BrokerError::DataDir(data.clone(), e))?;
         let db_path = data.join("broker.db");
-        let (db, store_thread) = db::Db::open(&db_path, args.durability, store::migrate)?;
+        let (db, store_thread) =
+            db::Db::open(&db_path, args.durability, args.max_db_mib.map(|m| m * 1024 * 1024), store::migrate)?;
         restrict_files(&db_path);
         let scheme = if acceptor.is_some() { "wss" } else { "ws" };
         let public_url =

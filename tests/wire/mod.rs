@@ -175,6 +175,11 @@ impl Broker {
         }
     }
 
+    /// Replaces the extra flags used by the next `restart`.
+    pub fn set_extra(&mut self, extra: &[&str]) {
+        self.extra = extra.iter().map(|s| s.to_string()).collect();
+    }
+
     /// Starts the broker again on the same port and data directory.
     pub async fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the broker before restarting it");
