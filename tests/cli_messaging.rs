@@ -18,33 +18,19 @@ fn inbox_follow_prints_queued_and_live_messages_as_json_lines() {
     let pair = mesh_of_two(&broker);
     pair.alice.json(&["send", "bob", "queued before following"]);
 
-    let mut child = pair.bob.cmd().args(["--json", "inbox", "--follow"]).stdout(Stdio::piped()).spawn().expect("spawn");
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let next = |what: &str| -> Value {
-        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("no line for {what}"));
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"))
-    };
-    let first = next("the queued message");
+    let follower = Follower::start(&pair.bob);
+    let first = follower.next("the queued message");
     assert_eq!(first["body"], "queued before following");
     assert_eq!(first["schema_version"], 1);
 
     // The follower is connected now: this one is pushed live.
     pair.alice.json(&["send", "bob", "pushed live"]);
-    let second = next("the live message");
+    let second = follower.next("the live message");
     assert_eq!(second["body"], "pushed live");
     assert_eq!(second["from"]["name"], "alice");
 
     // Ctrl-C ends following cleanly.
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-    let exit = child.wait().expect("wait");
-    assert_eq!(exit.code(), Some(0));
+    assert_eq!(follower.interrupt().status.code(), Some(0));
     // Everything printed by follow is in the inbox once, and read.
     let inbox = pair.bob.json(&["inbox", "--unread"]);
     assert!(inbox["messages"].as_array().is_some_and(Vec::is_empty), "{inbox}");
@@ -175,26 +161,8 @@ fn verbs_beside_a_running_follow_do_not_take_it_over() {
     let broker = Broker::start();
     let pair = mesh_of_two(&broker);
     pair.alice.json(&["send", "bob", "first"]);
-    let mut child = pair
-        .bob
-        .cmd()
-        .args(["--json", "inbox", "--follow"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let next = |what: &str| -> Value {
-        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("no line for {what}"));
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-    };
-    assert_eq!(next("the queued message")["body"], "first");
+    let mut follower = Follower::start(&pair.bob);
+    assert_eq!(follower.next("the queued message")["body"], "first");
     // Before control connections, each of these replaced the follower's connection (close 4000), and three
     // takeovers within a minute made it give up.
     for _ in 0..4 {
@@ -202,12 +170,53 @@ fn verbs_beside_a_running_follow_do_not_take_it_over() {
         pair.bob.json(&["send", "alice", "from bob while following"]);
     }
     pair.alice.json(&["send", "bob", "live after bob's own verbs"]);
-    assert_eq!(next("the live message")["body"], "live after bob's own verbs");
-    assert!(child.try_wait().expect("try_wait").is_none(), "the follower is still running");
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-    let done = child.wait_with_output().expect("wait");
+    assert_eq!(follower.next("the live message")["body"], "live after bob's own verbs");
+    assert!(follower.running(), "the follower is still running");
+    let done = follower.interrupt();
     assert_eq!(done.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert!(stderr.trim().is_empty(), "the follower was never disconnected or warned: {stderr}");
+}
+
+/// `inbox --follow --json` running in `home`, with its stdout lines read on a thread.
+struct Follower {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Follower {
+    fn start(home: &Home) -> Follower {
+        let mut child = home
+            .cmd()
+            .args(["--json", "inbox", "--follow"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Follower { child, lines }
+    }
+
+    /// The next JSON line, within 20 s.
+    fn next(&self, what: &str) -> Value {
+        let line = self.lines.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("no line for {what}"));
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"))
+    }
+
+    fn running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// Ctrl-C, then the exit status and everything it wrote to stderr.
+    fn interrupt(self) -> std::process::Output {
+        let status = std::process::Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        assert!(status.expect("kill").success());
+        self.child.wait_with_output().expect("wait")
+    }
 }
