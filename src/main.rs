@@ -3,11 +3,14 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod broker;
+mod claude;
 mod cli;
 mod client;
 mod config;
 mod crypto;
+mod daemon;
 mod i18n;
+mod mcp;
 mod output;
 mod proto;
 mod store;

@@ -125,6 +125,10 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: GroupAction,
     },
+    /// The per-user background daemon (started on demand): status, stop.
+    Daemon(crate::daemon::DaemonArgs),
+    /// The push-pipe Claude Code spawns (stdio MCP server; not for people).
+    Mcp(crate::mcp::McpArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -40,6 +40,9 @@ pub(crate) fn main() -> ExitCode {
     if let Some(Command::Broker(broker_args)) = cli.command {
         return run_broker(broker_args, &env);
     }
+    if let Some(Command::Mcp(mcp_args)) = cli.command {
+        return crate::mcp::run(mcp_args, &env, cli.global.mesh);
+    }
 
     let printer = Printer::new(cli.global.json, env.no_color);
     let Some(command) = cli.command else {
@@ -101,6 +104,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
             messaging::group_join(ctx, &name, role.as_deref())
         }
         Command::Group { action: GroupAction::Leave { name } } => messaging::group_leave(ctx, &name),
+        Command::Daemon(_) | Command::Mcp(_) => Err(CliError::internal("long-running role dispatched as a verb")),
     }
 }
 

@@ -23,11 +23,28 @@ pub(crate) struct Env {
     pub no_color: bool,
     /// `CLAUDEMESH_LOG`, else `RUST_LOG`: a tracing filter for stderr logs.
     pub log_filter: Option<String>,
+    /// `CLAUDEMESH_NAME`: the display name of this session's peer (set by `launch --name`).
+    pub session_name: Option<String>,
+    /// `CLAUDEMESH_NO_DAEMON`: verbs talk to the broker directly and never start the daemon.
+    pub no_daemon: bool,
+    /// `CLAUDEMESH_PUSH`: how the push-pipe hands messages to Claude Code (`channel`, `inbox-socket`, `auto`).
+    pub push_mode: Option<String>,
+    /// `CLAUDEMESH_CHANNELS`: set by `launch` when `claude` runs with the claudemesh channel enabled.
+    pub channels: Option<String>,
+    /// `CLAUDE_CODE_MESSAGING_SOCKET`: Claude Code's own inbox socket for this session (MCP servers see it).
+    pub messaging_socket: Option<PathBuf>,
+    /// `CLAUDE_CODE_MESSAGING_TOKEN`: the token for that socket.
+    pub messaging_token: Option<String>,
+    /// Names of inherited Claude Code session variables (`CLAUDECODE`, `CLAUDE_PID`, `CLAUDE_CODE_*`) that
+    /// `launch` removes before it execs `claude`.
+    pub claude_session_vars: Vec<String>,
 }
 
 impl Env {
     pub(crate) fn from_process() -> Self {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        let mut env = Self::from_lookup(|name| std::env::var(name).ok());
+        env.claude_session_vars = claude_session_vars(std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()));
+        env
     }
 
     /// Builds the snapshot from any lookup function (tests pass a map). Empty values count as unset.
@@ -44,6 +61,13 @@ impl Env {
             locale,
             no_color: get("NO_COLOR").is_some(),
             log_filter: get("CLAUDEMESH_LOG").or_else(|| get("RUST_LOG")),
+            session_name: get("CLAUDEMESH_NAME"),
+            no_daemon: get("CLAUDEMESH_NO_DAEMON").is_some_and(|v| v != "0"),
+            push_mode: get("CLAUDEMESH_PUSH"),
+            channels: get("CLAUDEMESH_CHANNELS"),
+            messaging_socket: get("CLAUDE_CODE_MESSAGING_SOCKET").map(PathBuf::from),
+            messaging_token: get("CLAUDE_CODE_MESSAGING_TOKEN"),
+            claude_session_vars: Vec::new(),
         }
     }
 
@@ -51,6 +75,18 @@ impl Env {
     pub(crate) fn home_dir(&self) -> Option<PathBuf> {
         self.claudemesh_home.clone().or_else(|| self.home.as_ref().map(|h| h.join(".claudemesh")))
     }
+}
+
+/// The variables that mark a process as part of a running Claude Code session (kept: user settings such as
+/// `CLAUDE_CONFIG_DIR`).
+fn claude_session_vars(names: impl Iterator<Item = String>) -> Vec<String> {
+    const KEEP: &[&str] = &["CLAUDE_CONFIG_DIR"];
+    let mut out: Vec<String> = names
+        .filter(|n| n == "CLAUDECODE" || n == "CLAUDE_PID" || n.starts_with("CLAUDE_CODE_"))
+        .filter(|n| !KEEP.contains(&n.as_str()))
+        .collect();
+    out.sort();
+    out
 }
 
 #[cfg(test)]
@@ -76,5 +112,12 @@ mod tests {
         assert_eq!(env(&[("LANG", "es_ES"), ("LC_ALL", "en_US")]).locale.as_deref(), Some("en_US"));
         assert_eq!(env(&[("LC_ALL", "es"), ("CLAUDEMESH_LANG", "en")]).locale.as_deref(), Some("en"));
         assert_eq!(env(&[("LANG", "")]).locale, None);
+    }
+
+    #[test]
+    fn claude_session_vars_are_found_and_user_settings_kept() {
+        let names = ["CLAUDECODE", "CLAUDE_PID", "CLAUDE_CODE_SESSION_ID", "CLAUDE_CONFIG_DIR", "PATH", "CLAUDEMESH_HOME"];
+        let found = claude_session_vars(names.iter().map(|s| s.to_string()));
+        assert_eq!(found, vec!["CLAUDECODE", "CLAUDE_CODE_SESSION_ID", "CLAUDE_PID"]);
     }
 }

@@ -1,0 +1,1 @@
+//! Claude Code integration: install/uninstall (MCP entry, skill, hooks), and launch (scrub, exec `claude`).
