@@ -2,6 +2,7 @@
 //! hello, mesh creation, invite redemption, sealing and opening messages). Knows nothing of files or the CLI.
 
 mod connection;
+pub(crate) mod local;
 mod session;
 mod targeting;
 

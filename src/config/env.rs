@@ -43,7 +43,8 @@ pub(crate) struct Env {
 impl Env {
     pub(crate) fn from_process() -> Self {
         let mut env = Self::from_lookup(|name| std::env::var(name).ok());
-        env.claude_session_vars = claude_session_vars(std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()));
+        env.claude_session_vars =
+            claude_session_vars(std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()));
         env
     }
 
@@ -116,7 +117,8 @@ mod tests {
 
     #[test]
     fn claude_session_vars_are_found_and_user_settings_kept() {
-        let names = ["CLAUDECODE", "CLAUDE_PID", "CLAUDE_CODE_SESSION_ID", "CLAUDE_CONFIG_DIR", "PATH", "CLAUDEMESH_HOME"];
+        let names =
+            ["CLAUDECODE", "CLAUDE_PID", "CLAUDE_CODE_SESSION_ID", "CLAUDE_CONFIG_DIR", "PATH", "CLAUDEMESH_HOME"];
         let found = claude_session_vars(names.iter().map(|s| s.to_string()));
         assert_eq!(found, vec!["CLAUDECODE", "CLAUDE_CODE_SESSION_ID", "CLAUDE_PID"]);
     }
