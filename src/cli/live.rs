@@ -22,6 +22,8 @@ pub(crate) struct Live {
     inbox: Option<Inbox>,
     out: Printer,
     pending: Vec<DeliverParams>,
+    /// The local session the deliveries belong to (`cli` or the Claude Code session id).
+    local_session: String,
     /// `inbox.synced` arrived for the current connection.
     synced: bool,
     /// The current connection closed (code, reason).
@@ -35,7 +37,15 @@ impl Live {
     pub(crate) async fn connect(ctx: &Ctx, entry: &MeshEntry, inbox: Inbox, receive: bool) -> Result<Self, CliError> {
         let identity = ctx.identity(entry)?;
         let session = MeshSession::open(&entry.broker, identity, receive).await?;
-        let live = Self { session, inbox: Some(inbox), out: ctx.out, pending: Vec::new(), synced: false, closed: None };
+        let live = Self {
+            session,
+            inbox: Some(inbox),
+            out: ctx.out,
+            pending: Vec::new(),
+            local_session: ctx.session_id(),
+            synced: false,
+            closed: None,
+        };
         live.refresh_entry(ctx, &entry.id)?;
         Ok(live)
     }
@@ -99,11 +109,14 @@ impl Live {
             match self.session.open_delivery(d) {
                 Ok(body) => rows.push(NewMessage {
                     mesh_id: mesh_id.clone(),
+                    session: self.local_session.clone(),
                     msg_id: d.id.to_string(),
                     from_key: d.from.to_string(),
                     from_name: d.from_name.clone(),
+                    from_member: d.from_member.to_string(),
                     to_spec: d.to.clone(),
                     priority: d.priority.as_str().to_string(),
+                    kind: body.kind,
                     sent_at_ms: body.sent_at_ms,
                     received_at_ms,
                     body: body.body,

@@ -180,7 +180,7 @@ pub(crate) fn inbox(ctx: &Ctx, unread: bool, follow: bool) -> Result<(), CliErro
     })?;
     drop(rt);
     let filter = if unread { Filter::Unread } else { Filter::All };
-    let rows = inbox.list(&entry.id, filter)?;
+    let rows = inbox.list(&entry.id, &ctx.session_id(), filter)?;
     let unread_seqs: Vec<i64> = rows.iter().filter(|m| m.read_at_ms.is_none()).map(|m| m.seq).collect();
     if ctx.out.json {
         let messages: Vec<Value> = rows.iter().map(message_json).collect();
@@ -198,24 +198,26 @@ pub(crate) fn inbox(ctx: &Ctx, unread: bool, follow: bool) -> Result<(), CliErro
 fn follow_inbox(ctx: &Ctx, entry: &MeshEntry, unread: bool) -> Result<(), CliError> {
     let inbox = open_inbox(ctx)?;
     let mesh_id = entry.id.clone();
+    let sid = ctx.session_id();
     runtime()?.block_on(async {
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
         let mut live = Live::connect(ctx, entry, inbox, true).await?;
         live.wait_synced(SYNC_TIMEOUT).await?;
         let filter = if unread { Filter::Unread } else { Filter::All };
-        let mesh = mesh_id.clone();
-        let mut cursor = show_and_mark(ctx, &mut live, move |i| i.list(&mesh, filter)).await?.unwrap_or(0);
-        let mesh = mesh_id.clone();
-        cursor = cursor.max(live.with_inbox(move |i| i.last_seq(&mesh)).await?);
+        let (mesh, s) = (mesh_id.clone(), sid.clone());
+        let mut cursor = show_and_mark(ctx, &mut live, move |i| i.list(&mesh, &s, filter)).await?.unwrap_or(0);
+        let (mesh, s) = (mesh_id.clone(), sid.clone());
+        cursor = cursor.max(live.with_inbox(move |i| i.last_seq(&mesh, &s)).await?);
         let mut replaced: Vec<tokio::time::Instant> = Vec::new();
         loop {
             tokio::select! {
                 stepped = live.step() => { stepped?; }
                 _ = &mut ctrl_c => break,
             }
-            let mesh = mesh_id.clone();
-            if let Some(last) = show_and_mark(ctx, &mut live, move |i| i.list(&mesh, Filter::After(cursor))).await? {
+            let (mesh, s) = (mesh_id.clone(), sid.clone());
+            if let Some(last) = show_and_mark(ctx, &mut live, move |i| i.list(&mesh, &s, Filter::After(cursor))).await?
+            {
                 cursor = last;
             }
             if let Some((code, reason)) = live.take_closed() {

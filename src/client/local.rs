@@ -15,7 +15,8 @@ use tokio::net::UnixStream;
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::proto::{Incoming, RpcError, decode_frame, encode_request};
+use super::{ClientError, ResolveError};
+use crate::proto::{ErrorCode, Incoming, RpcError, decode_frame, encode_request};
 
 /// The local API's version; a daemon speaking another one is replaced.
 pub(crate) const LOCAL_PROTOCOL: u32 = 1;
@@ -271,4 +272,92 @@ async fn spawn_daemon(home: &Path, wait_lock: bool) -> Result<(), LocalError> {
 fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)
+}
+
+/// Carries a client-side failure of the daemon (an unknown peer, an unreachable broker …) to the CLI as a JSON-RPC
+/// error, so a verb reports it exactly as it would on a direct connection. `error_from_rpc` is the inverse.
+pub(crate) fn error_to_rpc(e: &ClientError) -> RpcError {
+    let client = |kind: &str, extra: serde_json::Value| {
+        let mut data = serde_json::json!({ "client_error": kind });
+        if let (Some(obj), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
+            obj.extend(more);
+        }
+        RpcError::with_data(ErrorCode::Internal, e.to_string(), data)
+    };
+    match e {
+        ClientError::Rpc(rpc) => rpc.clone(),
+        ClientError::Resolve(r) => client("resolve", serde_json::json!({ "resolve": r })),
+        ClientError::Unverified { names } => client("unverified", serde_json::json!({ "names": names })),
+        ClientError::BodyTooLarge { bytes, max } => {
+            client("body_too_large", serde_json::json!({ "bytes": bytes, "max": max }))
+        }
+        ClientError::EmptyBody => client("empty_body", serde_json::json!({})),
+        ClientError::Unreachable { url, reason } => {
+            client("unreachable", serde_json::json!({ "url": url, "detail": reason }))
+        }
+        ClientError::ConnectTimeout { url, secs } => {
+            client("connect_timeout", serde_json::json!({ "url": url, "secs": secs }))
+        }
+        ClientError::ConnectionLost { code, reason } => {
+            client("connection_lost", serde_json::json!({ "code": code, "detail": reason }))
+        }
+        ClientError::CallTimeout { method, secs } => {
+            client("call_timeout", serde_json::json!({ "method": method, "secs": secs }))
+        }
+        other => client("other", serde_json::json!({ "detail": other.to_string() })),
+    }
+}
+
+/// The inverse of `error_to_rpc`: a daemon error back as the `ClientError` a direct connection would have given.
+pub(crate) fn error_from_rpc(e: RpcError) -> ClientError {
+    let Some(data) = e.data.as_ref() else { return ClientError::Rpc(e) };
+    let Some(kind) = data.get("client_error").and_then(serde_json::Value::as_str) else { return ClientError::Rpc(e) };
+    let text = |k: &str| data.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+    let num = |k: &str| data.get(k).and_then(serde_json::Value::as_u64).unwrap_or_default();
+    match kind {
+        "resolve" => match data.get("resolve").cloned().map(serde_json::from_value::<ResolveError>) {
+            Some(Ok(r)) => ClientError::Resolve(r),
+            _ => ClientError::Protocol(e.message),
+        },
+        "unverified" => ClientError::Unverified {
+            names: data.get("names").cloned().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
+        },
+        "body_too_large" => ClientError::BodyTooLarge {
+            bytes: usize::try_from(num("bytes")).unwrap_or(usize::MAX),
+            max: usize::try_from(num("max")).unwrap_or(usize::MAX),
+        },
+        "empty_body" => ClientError::EmptyBody,
+        "unreachable" => ClientError::Unreachable { url: text("url"), reason: text("detail") },
+        "connect_timeout" => ClientError::ConnectTimeout { url: text("url"), secs: num("secs") },
+        "connection_lost" => ClientError::ConnectionLost {
+            code: data.get("code").and_then(serde_json::Value::as_u64).and_then(|c| u16::try_from(c).ok()),
+            reason: text("detail"),
+        },
+        "call_timeout" => ClientError::CallTimeout { method: text("method"), secs: num("secs") },
+        _ => ClientError::Protocol(e.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_errors_cross_the_local_api_unchanged() {
+        let cases = vec![
+            ClientError::Resolve(ResolveError::NoSuchPeer { name: "bbo".into(), closest: vec!["bob".into()] }),
+            ClientError::Resolve(ResolveError::EmptyGroup { group: "dev".into() }),
+            ClientError::Unverified { names: vec!["eve".into()] },
+            ClientError::BodyTooLarge { bytes: 40_000, max: 32_768 },
+            ClientError::EmptyBody,
+            ClientError::Unreachable { url: "ws://x/ws".into(), reason: "refused".into() },
+            ClientError::Rpc(RpcError::new(ErrorCode::NotFound, "no such message")),
+        ];
+        for e in cases {
+            let wire = serde_json::to_string(&error_to_rpc(&e)).unwrap();
+            let back = error_from_rpc(serde_json::from_str(&wire).unwrap());
+            assert_eq!(back.to_string(), e.to_string(), "{wire}");
+            assert_eq!(std::mem::discriminant(&back), std::mem::discriminant(&e));
+        }
+    }
 }

@@ -74,6 +74,17 @@ pub(crate) struct SendReport {
     pub expires_at_ms: u64,
 }
 
+/// One message to send, with its id and time already fixed.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing<'a> {
+    pub id: MessageId,
+    pub sent_at_ms: u64,
+    pub to: &'a str,
+    pub body: &'a str,
+    pub priority: Priority,
+    pub ttl_secs: Option<u64>,
+}
+
 /// An authenticated session: one live connection at a time, reconnected on demand under the same identity.
 pub(crate) struct MeshSession {
     url: String,
@@ -335,8 +346,21 @@ impl MeshSession {
     ) -> Result<SendReport, ClientError> {
         check_body(body)?;
         let peers = self.peers().await?;
+        let outgoing = Outgoing { id: MessageId::generate(), sent_at_ms: now_ms(), to, body, priority, ttl_secs };
+        self.send_to_peers(&peers, outgoing).await
+    }
+
+    /// Sends a message whose id and time were fixed earlier (a queued send: retrying it is safe, the broker
+    /// deduplicates on the id), resolving `to` among `peers` (a fresh or cached `peer.list`).
+    pub(crate) async fn send_to_peers(
+        &mut self,
+        peers: &[PeerInfo],
+        out: Outgoing<'_>,
+    ) -> Result<SendReport, ClientError> {
+        let Outgoing { id, sent_at_ms, to, body, priority, ttl_secs } = out;
+        check_body(body)?;
         let me = self.identity.session_key();
-        let targets = resolve(&peers, to, &me)?;
+        let targets = resolve(peers, to, &me)?;
         let (verified, rejected): (Vec<&PeerInfo>, Vec<&PeerInfo>) =
             targets.into_iter().partition(|p| self.attestation_ok(p));
         let skipped: Vec<String> = rejected.iter().map(|p| p.name.clone()).collect();
@@ -344,8 +368,6 @@ impl MeshSession {
             return Err(ClientError::Unverified { names: skipped });
         }
 
-        let id = MessageId::generate();
-        let sent_at_ms = now_ms();
         let sealed = SealedBody {
             v: 1,
             id: id.clone(),

@@ -3,8 +3,9 @@
 
 use crate::proto::{Envelope, KeyHex, PeerInfo};
 
-/// Why a target named no recipient.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a target named no recipient. (Serialisable: the daemon hands it to the CLI over the local API.)
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum ResolveError {
     #[error("no peer named \"{name}\" in this mesh")]
     NoSuchPeer { name: String, closest: Vec<String> },
