@@ -628,3 +628,266 @@ async fn full_store_refuses_writes_and_loses_nothing_acknowledged() {
     let got: Vec<&String> = ds.iter().map(|d| &d.id).collect();
     assert_eq!(got, acknowledged.iter().collect::<Vec<_>>(), "every acknowledged message, once, in order");
 }
+
+// ---- receipts beyond "delivered" --------------------------------------------------------------------------------
+
+async fn receipt(c: &mut Client, ids: &[&str], state: &str, via: Option<&str>) -> u64 {
+    let mut p = json!({"ids": ids, "state": state});
+    if let Some(via) = via {
+        p["via"] = json!(via);
+    }
+    c.ok("message.receipt", p).await["updated"].as_u64().expect("updated")
+}
+
+/// The recipient's row for `peer` in a `message.status` result.
+fn row<'a>(st: &'a Value, peer: &str) -> &'a Value {
+    st["recipients"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["peer"] == peer))
+        .unwrap_or_else(|| panic!("no recipient {peer} in {st}"))
+}
+
+/// Bob acks, then reports `surfaced via channel` and `read`: the sender's `message.status` follows, the sender's
+/// live connection hears each step as `message.receipt`, and a late `surfaced` never moves the copy back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_move_status_forward_and_never_back() {
+    let b = Broker::start(&[]).await;
+    let (alice, mut ac) = create_mesh(&b, "alice").await;
+    let (bob, mut bc) = invite_and_join(&b, &alice, &mut ac, "bob").await;
+
+    let m = new_msg_id();
+    ac.ok("message.send", send_params(&alice, &m, "bob", &[bob.id()], "look at this")).await;
+    let d = next_delivery(&mut bc, WAIT).await.expect("delivery");
+    assert_eq!(ack(&mut bc, &[&d]).await, 1);
+    let st = status(&mut ac, &m).await;
+    assert_eq!((st["state"].as_str(), row(&st, &bob.id())["surfaced_at_ms"].is_null()), (Some("delivered"), true));
+    let delivered_at = row(&st, &bob.id())["delivered_at_ms"].as_u64().expect("delivered_at_ms");
+
+    // An id bob never received rides along and is ignored, not counted.
+    let unknown = new_msg_id();
+    assert_eq!(receipt(&mut bc, &[&m, &unknown], "surfaced", Some("channel")).await, 1);
+    let st = status(&mut ac, &m).await;
+    assert_eq!(st["state"], "surfaced", "{st}");
+    let r = row(&st, &bob.id());
+    assert_eq!((r["state"].as_str(), r["surfaced_via"].as_str()), (Some("surfaced"), Some("channel")), "{st}");
+    let surfaced_at = r["surfaced_at_ms"].as_u64().expect("surfaced_at_ms");
+    assert!(surfaced_at >= delivered_at, "{st}");
+    assert!(r["read_at_ms"].is_null(), "{st}");
+    assert_eq!(r["delivered_at_ms"].as_u64(), Some(delivered_at), "the delivery time is kept");
+    let note = ac.next_notification("message.receipt", WAIT).await.expect("the sender hears the receipt");
+    assert_eq!(
+        (&note["id"], &note["recipient"], &note["state"], &note["via"]),
+        (&json!(m), &json!(bob.id()), &json!("surfaced"), &json!("channel")),
+        "{note}"
+    );
+    assert_eq!(note["at_ms"].as_u64(), Some(surfaced_at), "{note}");
+
+    assert_eq!(receipt(&mut bc, &[&m], "read", Some("hook")).await, 1);
+    let st = status(&mut ac, &m).await;
+    assert_eq!(st["state"], "read", "{st}");
+    let r = row(&st, &bob.id());
+    assert_eq!(r["state"], "read");
+    assert!(r["read_at_ms"].as_u64().is_some_and(|at| at >= surfaced_at), "{st}");
+    assert_eq!(r["surfaced_via"], "channel", "read keeps how it was surfaced: {st}");
+    let note = ac.next_notification("message.receipt", WAIT).await.expect("the sender hears the read");
+    assert_eq!((&note["state"], &note["via"]), (&json!("read"), &json!("hook")), "{note}");
+
+    // Late or repeated receipts change nothing and tell the sender nothing.
+    assert_eq!(receipt(&mut bc, &[&m], "surfaced", Some("inbox_socket")).await, 0);
+    assert_eq!(receipt(&mut bc, &[&m], "read", None).await, 0);
+    let after = status(&mut ac, &m).await;
+    assert_eq!(after["state"], "read", "a later surfaced does not move it back: {after}");
+    assert_eq!(row(&after, &bob.id()), row(&st, &bob.id()), "the row is unchanged");
+    // A ping round trip orders the check: any notification sent before its reply is already buffered.
+    ac.ping().await;
+    assert!(ac.take_notes().iter().all(|n| n["method"] != "message.receipt"), "no receipt for a no-op");
+}
+
+/// Receipts change only the caller's own copy: a session that is not the recipient (the sender itself, another
+/// recipient of the same message, a bystander) moves nothing, and the overall state waits for the slowest copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipt_from_someone_else_changes_nothing() {
+    let b = Broker::start(&[]).await;
+    let (alice, mut ac) = create_mesh(&b, "alice").await;
+    let (bob, mut bc) = invite_and_join(&b, &alice, &mut ac, "bob").await;
+    let (carol, mut cc) = invite_and_join(&b, &alice, &mut ac, "carol").await;
+    let (_dave, mut dc) = invite_and_join(&b, &alice, &mut ac, "dave").await;
+
+    let m = new_msg_id();
+    ac.ok("message.send", send_params(&alice, &m, "*", &[bob.id(), carol.id()], "for two")).await;
+    for c in [&mut bc, &mut cc] {
+        let d = next_delivery(c, WAIT).await.expect("delivery");
+        assert_eq!(ack(c, &[&d]).await, 1);
+    }
+    let before = status(&mut ac, &m).await;
+    assert_eq!(before["state"], "delivered", "{before}");
+
+    assert_eq!(receipt(&mut ac, &[&m], "read", Some("cli")).await, 0, "the sender is not a recipient");
+    assert_eq!(receipt(&mut dc, &[&m], "surfaced", Some("channel")).await, 0, "a bystander");
+    assert_eq!(status(&mut ac, &m).await["recipients"], before["recipients"], "nothing changed");
+
+    // Carol's receipt moves only carol's copy; bob's copy holds the overall state back.
+    assert_eq!(receipt(&mut cc, &[&m], "read", Some("cli")).await, 1);
+    let st = status(&mut ac, &m).await;
+    assert_eq!(row(&st, &carol.id())["state"], "read", "{st}");
+    assert!(row(&st, &carol.id())["surfaced_at_ms"].is_null(), "read without surfaced: {st}");
+    assert_eq!(row(&st, &bob.id()), row(&before, &bob.id()), "bob's copy is untouched: {st}");
+    assert_eq!(st["state"], "delivered", "the least advanced copy: {st}");
+
+    assert_eq!(receipt(&mut bc, &[&m], "surfaced", Some("inbox_socket")).await, 1);
+    let st = status(&mut ac, &m).await;
+    assert_eq!(
+        (st["state"].as_str(), row(&st, &bob.id())["surfaced_via"].as_str()),
+        (Some("surfaced"), Some("inbox_socket"))
+    );
+    assert_eq!(receipt(&mut bc, &[&m], "read", None).await, 1);
+    assert_eq!(status(&mut ac, &m).await["state"], "read");
+}
+
+/// A receipt for a copy the broker still counts as queued (the ack was lost) proves it arrived: it is delivered
+/// then too, and never pushed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipt_for_a_queued_copy_counts_as_delivered() {
+    let b = Broker::start(&[]).await;
+    let (alice, mut ac) = create_mesh(&b, "alice").await;
+    let (bob, mut bc) = invite_and_join(&b, &alice, &mut ac, "bob").await;
+
+    let m = new_msg_id();
+    let sent_at = now_ms();
+    ac.ok("message.send", send_params(&alice, &m, "bob", &[bob.id()], "never acked")).await;
+    let d = next_delivery(&mut bc, WAIT).await.expect("delivery");
+    assert_eq!(d.id, m);
+    assert_eq!(status(&mut ac, &m).await["state"], "queued");
+
+    assert_eq!(receipt(&mut bc, &[&m], "surfaced", Some("channel")).await, 1);
+    let st = status(&mut ac, &m).await;
+    let r = row(&st, &bob.id());
+    assert_eq!((st["state"].as_str(), r["state"].as_str()), (Some("surfaced"), Some("surfaced")), "{st}");
+    assert!(r["delivered_at_ms"].as_u64().is_some_and(|at| at >= sent_at), "delivered_at is set: {st}");
+    assert_eq!(r["delivered_at_ms"], r["surfaced_at_ms"], "{st}");
+    // The late ack finds nothing left to acknowledge, and nothing comes back on the next connection.
+    assert_eq!(ack(&mut bc, &[&d]).await, 0);
+    bc.close().await;
+    let (_bc, ds) = reconnect_expecting_backlog(&b, &bob, 0).await;
+    assert!(ds.is_empty(), "{ds:?}");
+}
+
+/// The schema of the first release (user_version 1), verbatim.
+const SCHEMA_V1: &str = "BEGIN;
+    CREATE TABLE meshes(id TEXT PRIMARY KEY, name TEXT NOT NULL, owner_key TEXT NOT NULL, created_at INTEGER NOT NULL);
+    CREATE TABLE members(mesh_id TEXT NOT NULL REFERENCES meshes(id), member_key TEXT NOT NULL, role TEXT NOT NULL,
+        name TEXT NOT NULL, joined_at INTEGER NOT NULL, invite_id TEXT, PRIMARY KEY(mesh_id, member_key));
+    CREATE TABLE peers(mesh_id TEXT NOT NULL, session_key TEXT NOT NULL, member_key TEXT NOT NULL, name TEXT NOT NULL,
+        attest_at INTEGER NOT NULL, attest_sig TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'idle',
+        summary TEXT NOT NULL DEFAULT '', visible INTEGER NOT NULL DEFAULT 1, groups TEXT NOT NULL DEFAULT '[]',
+        last_seen INTEGER NOT NULL, created_at INTEGER NOT NULL,
+        PRIMARY KEY(mesh_id, session_key), UNIQUE(mesh_id, name));
+    CREATE TABLE invites(id TEXT PRIMARY KEY, mesh_id TEXT NOT NULL, issuer TEXT NOT NULL, role TEXT NOT NULL,
+        expires_at INTEGER NOT NULL, max_uses INTEGER NOT NULL, uses INTEGER NOT NULL DEFAULT 0, token TEXT NOT NULL,
+        created_at INTEGER NOT NULL, revoked_at INTEGER);
+    CREATE TABLE messages(mesh_id TEXT NOT NULL, sender TEXT NOT NULL, id TEXT NOT NULL, sender_member TEXT NOT NULL,
+        to_spec TEXT NOT NULL, priority TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+        PRIMARY KEY(mesh_id, sender, id));
+    CREATE TABLE deliveries(seq INTEGER PRIMARY KEY AUTOINCREMENT, mesh_id TEXT NOT NULL, sender TEXT NOT NULL,
+        msg_id TEXT NOT NULL, recipient TEXT NOT NULL, nonce TEXT, ciphertext TEXT, state INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, delivered_at INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
+        UNIQUE(mesh_id, sender, msg_id, recipient));
+    CREATE INDEX deliveries_pending ON deliveries(mesh_id, recipient, state, seq);
+    CREATE INDEX deliveries_expiry ON deliveries(state, expires_at);
+    PRAGMA user_version = 1;
+    COMMIT;";
+
+/// A database written by the previous schema (v1), holding a mesh, two peers, one delivered and one queued
+/// message, opens under the new broker: it migrates to v2, serves the old data, takes receipts, and keeps them
+/// across a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_database_migrates_and_takes_receipts() {
+    let mesh_id = uuid::Uuid::new_v4().hyphenated().to_string();
+    let alice = Ident::new(&mesh_id, "team", "alice");
+    let bob = Ident::new(&mesh_id, "team", "bob");
+    let (old, queued) = (new_msg_id(), new_msg_id());
+    let t0 = now_ms() - 60_000;
+    let expires = now_ms() + 3_600_000;
+    let env = envelope(&alice, &bob.id(), &queued, "written before the upgrade");
+    let mut b = Broker::start_on_prepared(&[], |data| {
+        let c = rusqlite::Connection::open(data.join("broker.db")).expect("open a v1 database");
+        c.execute_batch(SCHEMA_V1).expect("v1 schema");
+        let (a_mem, a_ses, b_mem, b_ses) = (alice.member.hex(), alice.id(), bob.member.hex(), bob.id());
+        c.execute("INSERT INTO meshes VALUES(?1,'team',?2,?3)", rusqlite::params![mesh_id, a_mem, t0]).expect("mesh");
+        for (member, role, name) in [(&a_mem, "owner", "alice"), (&b_mem, "member", "bob")] {
+            c.execute(
+                "INSERT INTO members(mesh_id,member_key,role,name,joined_at) VALUES(?1,?2,?3,?4,?5)",
+                rusqlite::params![mesh_id, member, role, name, t0],
+            )
+            .expect("member");
+        }
+        for (session, member, name) in [(&a_ses, &a_mem, "alice"), (&b_ses, &b_mem, "bob")] {
+            c.execute(
+                "INSERT INTO peers(mesh_id,session_key,member_key,name,attest_at,attest_sig,last_seen,created_at)
+                 VALUES(?1,?2,?3,?4,?5,'00',?5,?5)",
+                rusqlite::params![mesh_id, session, member, name, t0],
+            )
+            .expect("peer");
+        }
+        for id in [&old, &queued] {
+            c.execute(
+                "INSERT INTO messages VALUES(?1,?2,?3,?4,'bob','next',?5,?6)",
+                rusqlite::params![mesh_id, a_ses, id, a_mem, t0, expires],
+            )
+            .expect("message");
+        }
+        c.execute(
+            "INSERT INTO deliveries(mesh_id,sender,msg_id,recipient,state,created_at,expires_at,delivered_at,attempts)
+             VALUES(?1,?2,?3,?4,1,?5,?6,?7,1)",
+            rusqlite::params![mesh_id, a_ses, old, b_ses, t0, expires, t0 + 5],
+        )
+        .expect("delivered row");
+        c.execute(
+            "INSERT INTO deliveries(mesh_id,sender,msg_id,recipient,nonce,ciphertext,created_at,expires_at)
+             VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+            rusqlite::params![
+                mesh_id,
+                a_ses,
+                queued,
+                b_ses,
+                env["nonce"].as_str(),
+                env["ciphertext"].as_str(),
+                t0,
+                expires
+            ],
+        )
+        .expect("queued row");
+    })
+    .await;
+
+    let (mut ac, _) = alice.connect(&b).await;
+    let st = status(&mut ac, &old).await;
+    assert_eq!(st["state"], "delivered", "{st}");
+    let r = row(&st, &bob.id());
+    assert_eq!(r["delivered_at_ms"].as_u64(), Some(t0 + 5), "{st}");
+    assert!(r["surfaced_at_ms"].is_null() && r["surfaced_via"].is_null() && r["read_at_ms"].is_null(), "{st}");
+    assert_eq!(status(&mut ac, &queued).await["state"], "queued");
+
+    let (mut bc, ds) = reconnect_expecting_backlog(&b, &bob, 1).await;
+    assert_eq!(open(&bob, &ds[0].params), "written before the upgrade");
+    assert_eq!(ack(&mut bc, &[&ds[0]]).await, 1);
+    assert_eq!(receipt(&mut bc, &[&old, &queued], "surfaced", Some("inbox_socket")).await, 2);
+    assert_eq!(receipt(&mut bc, &[&old], "read", Some("hook")).await, 1);
+    let version: i64 = rusqlite::Connection::open(b.db_path())
+        .and_then(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
+        .expect("read user_version");
+    assert_eq!(version, 2);
+
+    // The receipts are durable and the migrated database opens again as it is.
+    let exit = b.term(Duration::from_secs(10)).await;
+    assert!(exit.success(), "{exit:?}");
+    b.restart().await;
+    let (mut ac, _) = alice.connect(&b).await;
+    let st = status(&mut ac, &old).await;
+    assert_eq!(
+        (st["state"].as_str(), row(&st, &bob.id())["surfaced_via"].as_str()),
+        (Some("read"), Some("inbox_socket"))
+    );
+    let st = status(&mut ac, &queued).await;
+    assert_eq!(st["state"], "surfaced", "{st}");
+}

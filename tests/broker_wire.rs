@@ -138,9 +138,16 @@ async fn unknown_method_and_calls_before_hello() {
     let mut m = setup(&[]).await;
     let mut c = m.raw().await;
     assert_eq!(c.err("nope.nope", json!({}), -32601).await.reason(), "method_not_found");
-    for method in
-        ["peer.list", "message.send", "message.ack", "message.status", "presence.set", "invite.create", "mesh.info"]
-    {
+    for method in [
+        "peer.list",
+        "message.send",
+        "message.ack",
+        "message.status",
+        "message.receipt",
+        "presence.set",
+        "invite.create",
+        "mesh.info",
+    ] {
         let e = c.err(method, json!({}), -32000).await;
         assert_eq!(e.reason(), "not_authenticated", "{method}");
     }
@@ -204,6 +211,46 @@ async fn invalid_params_are_refused() {
     assert_eq!(m.oc.err("message.status", json!({"id": id}), -32004).await.reason(), "not_found");
     // The valid one goes through on the same connection.
     assert_eq!(m.oc.ok("message.send", good).await["accepted"], 1);
+    m.assert_alive().await;
+}
+
+/// `message.receipt` refuses an unknown state or path, an empty id list, more than 1024 ids, a malformed id and
+/// unknown fields, each with `invalid_params` and without touching the delivery; the valid receipt then goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_receipts_are_refused() {
+    let mut m = setup(&[]).await;
+    let id = new_msg_id();
+    let to = m.witness.id();
+    m.oc.ok("message.send", send_params(&m.owner, &id, "witness", std::slice::from_ref(&to), "hello")).await;
+    let d = next_delivery(&mut m.wc, WAIT).await.expect("delivery");
+    m.wc.ok("message.ack", json!({"deliveries": [d.delivery]})).await;
+    let before = m.oc.ok("message.status", json!({"id": id})).await;
+    assert_eq!(before["state"], "delivered");
+
+    let many: Vec<String> = (0..1025).map(|_| new_msg_id()).collect();
+    for (what, p) in [
+        ("unknown state", json!({"ids": [id], "state": "seen"})),
+        ("delivered is not a receipt", json!({"ids": [id], "state": "delivered"})),
+        ("no state", json!({"ids": [id]})),
+        ("unknown via", json!({"ids": [id], "state": "surfaced", "via": "carrier pigeon"})),
+        ("via not a string", json!({"ids": [id], "state": "surfaced", "via": 1})),
+        ("empty ids", json!({"ids": [], "state": "read"})),
+        ("1025 ids", json!({"ids": many, "state": "read"})),
+        ("UUIDv4 id", json!({"ids": [uuid::Uuid::new_v4().to_string()], "state": "read"})),
+        ("unknown field", json!({"ids": [id], "state": "read", "surprise": true})),
+    ] {
+        let e = m.wc.err("message.receipt", p, -32602).await;
+        assert_eq!(e.reason(), "invalid_params", "{what}: {e:?}");
+    }
+    let after = m.oc.ok("message.status", json!({"id": id})).await;
+    assert_eq!(after["recipients"], before["recipients"], "refused receipts changed nothing");
+
+    // Positive control: 1024 ids (the limit) with a known path are accepted, and only the real one counts.
+    let mut ids: Vec<String> = many[..1023].to_vec();
+    ids.push(id.clone());
+    let r = m.wc.ok("message.receipt", json!({"ids": ids, "state": "surfaced", "via": "channel"})).await;
+    assert_eq!(r["updated"], 1, "{r}");
+    assert_eq!(m.oc.ok("message.status", json!({"id": id})).await["state"], "surfaced");
     m.assert_alive().await;
 }
 

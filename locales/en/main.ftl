@@ -165,3 +165,12 @@ hint-new-or-join = Create one with claudemesh new <name> --broker ws://HOST:PORT
 hint-pick-mesh = Pick one with --mesh SLUG (see claudemesh list).
 hint-known-meshes = Use one of: { $known }.
 hint-help = See claudemesh --help.
+
+# receipts
+status-via = via { $via ->
+    [channel] channel
+    [inbox_socket] inbox socket
+    [hook] hook
+    [cli] CLI
+   *[other] { $via }
+} · { $ago }

@@ -165,3 +165,12 @@ hint-new-or-join = Crea una con claudemesh new <nombre> --broker ws://HOST:PUERT
 hint-pick-mesh = Elige una con --mesh SLUG (mira claudemesh list).
 hint-known-meshes = Usa una de estas: { $known }.
 hint-help = Mira claudemesh --help.
+
+# receipts
+status-via = por { $via ->
+    [channel] canal
+    [inbox_socket] socket del buzón
+    [hook] hook
+    [cli] CLI
+   *[other] { $via }
+} · { $ago }

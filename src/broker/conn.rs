@@ -376,6 +376,7 @@ impl Conn {
             method::MESSAGE_SEND => self.send(params).await,
             method::MESSAGE_ACK => return (self.ack(params).await, After::Pump),
             method::MESSAGE_STATUS => self.status(params).await,
+            method::MESSAGE_RECEIPT => self.receipt(params).await,
             method::INVITE_CREATE => self.invite_create(params).await,
             _ => Err(RpcError::new(ErrorCode::MethodNotFound, format!("unknown method {name}"))),
         };
@@ -813,7 +814,7 @@ impl Conn {
             .ok_or_else(|| {
                 RpcError::new(ErrorCode::NotFound, "no message with this id was sent by you in this mesh")
             })?;
-        let state = aggregate(&st.recipients);
+        let state = proto::DeliveryState::least_advanced(st.recipients.iter().map(|r| r.state));
         to_value(&proto::StatusResult {
             id: p.id,
             to: st.to,
@@ -823,6 +824,39 @@ impl Conn {
             state,
             recipients: st.recipients,
         })
+    }
+
+    /// A recipient reports that messages it received were surfaced or read. Only the caller's own delivery rows
+    /// change, only forward; each sender whose row moved hears a `message.receipt` on its live connection.
+    async fn receipt(&mut self, params: Value) -> Result<Value, RpcError> {
+        let p: proto::ReceiptParams = parse(params)?;
+        if p.ids.is_empty() || p.ids.len() > proto::MAX_RECEIPT_IDS {
+            return Err(RpcError::new(
+                ErrorCode::InvalidParams,
+                format!("a receipt carries 1 to {} message ids", proto::MAX_RECEIPT_IDS),
+            ));
+        }
+        let a = self.authed()?;
+        let (mesh, me) = (a.mesh.clone(), a.peer);
+        let (state, via) = (p.state, p.via);
+        let now = now_ms();
+        let m2 = mesh.clone();
+        let changed = self
+            .shared
+            .db
+            .run(move |c| store::apply_receipt(c, &m2, &me, &p.ids, state, via, now))
+            .await
+            .map_err(store_err)?;
+        let metrics = &self.shared.metrics;
+        Metrics::inc(&metrics.receipts, changed.len() as u64);
+        Metrics::inc(&metrics.messages_delivered, changed.iter().filter(|c| c.was_queued).count() as u64);
+        for ch in &changed {
+            let notice = proto::ReceiptNotice { id: ch.id.clone(), recipient: me, state, via, at_ms: now };
+            if let Ok(v) = serde_json::to_value(&notice) {
+                self.shared.hub.send_to(&mesh, &ch.sender, &proto::encode_notification(method::MESSAGE_RECEIPT, &v));
+            }
+        }
+        to_value(&proto::ReceiptResult { updated: changed.len() as u64 })
     }
 
     async fn invite_create(&mut self, params: Value) -> Result<Value, RpcError> {
@@ -966,17 +1000,6 @@ fn retry_ms(wait: Duration) -> u64 {
     u64::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(u64::MAX).max(1)
 }
 
-fn aggregate(rs: &[proto::RecipientStatus]) -> proto::DeliveryState {
-    use proto::DeliveryState::*;
-    if rs.iter().any(|r| r.state == Queued) {
-        Queued
-    } else if !rs.is_empty() && rs.iter().all(|r| r.state == Expired) {
-        Expired
-    } else {
-        Delivered
-    }
-}
-
 fn peer_info(hub: &Hub, mesh: &MeshId, p: &store::PeerRow) -> proto::PeerInfo {
     proto::PeerInfo {
         id: p.id,
@@ -1005,6 +1028,7 @@ fn is_known(name: &str) -> bool {
         method::MESSAGE_SEND,
         method::MESSAGE_ACK,
         method::MESSAGE_STATUS,
+        method::MESSAGE_RECEIPT,
         method::INVITE_CREATE,
     ]
     .contains(&name)

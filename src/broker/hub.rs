@@ -142,6 +142,14 @@ impl Hub {
         }
     }
 
+    /// Sends a notification to one peer's live connection, if it has one. Like `broadcast`, advisory: a peer
+    /// that is offline or not reading misses it (`message.status` is the source of truth).
+    pub(crate) fn send_to(&self, mesh: &MeshId, peer: &KeyHex, text: &str) {
+        if let Some(tx) = self.rooms().get(mesh).and_then(|r| r.get(peer)).and_then(|live| live.tx.as_ref()) {
+            let _ = tx.try_send(Outbound::Text(text.to_string()));
+        }
+    }
+
     /// Sends a notification to every online peer of the mesh except `except`. A peer whose queue is full misses
     /// the event (events are advisory; `peer.list` is the source of truth).
     pub(crate) fn broadcast(&self, mesh: &MeshId, except: Option<&KeyHex>, text: &str) {

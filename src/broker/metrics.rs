@@ -11,6 +11,7 @@ pub(crate) struct Metrics {
     pub messages_delivered: AtomicU64,
     pub messages_redelivered: AtomicU64,
     pub messages_expired: AtomicU64,
+    pub receipts: AtomicU64,
     pub frame_errors: AtomicU64,
     pub auth_failures: AtomicU64,
     pub rate_limited: AtomicU64,
@@ -63,6 +64,12 @@ impl Metrics {
             "counter",
             "Deliveries dropped at the end of their TTL.",
             g(&self.messages_expired),
+        );
+        line(
+            "claudemesh_receipts_total",
+            "counter",
+            "Deliveries moved forward by a surfaced or read receipt.",
+            g(&self.receipts),
         );
         line(
             "claudemesh_frame_errors_total",

@@ -5,8 +5,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::db::StoreError;
 use crate::proto::{
-    Attestation, DeliverParams, DeliveryState, ErrorCode, GroupRef, KeyHex, MeshId, MessageId, Priority,
-    RecipientStatus, Role, Status,
+    Attestation, DeliverParams, DeliveryState, ErrorCode, GroupRef, KeyHex, MeshId, MessageId, Priority, ReceiptState,
+    ReceiptVia, RecipientStatus, Role, Status,
 };
 
 pub(crate) fn migrate(c: &Connection) -> rusqlite::Result<()> {
@@ -38,7 +38,38 @@ pub(crate) fn migrate(c: &Connection) -> rusqlite::Result<()> {
             COMMIT;",
         )?;
     }
+    if v < 2 {
+        // Receipts the recipient reports after delivery. `state` gains 3 = surfaced and 4 = read (0 queued,
+        // 1 delivered and 2 expired are unchanged); receipts look rows up by recipient and message id.
+        c.execute_batch(
+            "BEGIN;
+            ALTER TABLE deliveries ADD COLUMN surfaced_at INTEGER;
+            ALTER TABLE deliveries ADD COLUMN surfaced_via TEXT;
+            ALTER TABLE deliveries ADD COLUMN read_at INTEGER;
+            CREATE INDEX deliveries_by_recipient ON deliveries(mesh_id, recipient, msg_id);
+            PRAGMA user_version = 2;
+            COMMIT;",
+        )?;
+    }
     Ok(())
+}
+
+/// The `deliveries.state` column.
+const QUEUED: i64 = 0;
+const DELIVERED: i64 = 1;
+const EXPIRED: i64 = 2;
+const SURFACED: i64 = 3;
+const READ: i64 = 4;
+
+fn state_from_column(state: i64, expires_at: u64, now: u64) -> DeliveryState {
+    match state {
+        DELIVERED => DeliveryState::Delivered,
+        EXPIRED => DeliveryState::Expired,
+        SURFACED => DeliveryState::Surfaced,
+        READ => DeliveryState::Read,
+        _ if expires_at <= now => DeliveryState::Expired,
+        _ => DeliveryState::Queued,
+    }
 }
 
 fn reject(code: ErrorCode, msg: impl Into<String>) -> StoreError {
@@ -605,31 +636,29 @@ pub(crate) fn message_status(
         return Ok(None);
     };
     let mut st = c.prepare_cached(
-        "SELECT d.recipient, COALESCE(p.name, '(left)'), d.state, d.delivered_at, d.attempts, d.expires_at
+        "SELECT d.recipient, COALESCE(p.name, '(left)'), d.state, d.delivered_at, d.attempts, d.expires_at,
+                d.surfaced_at, d.surfaced_via, d.read_at
          FROM deliveries d LEFT JOIN peers p ON p.mesh_id=d.mesh_id AND p.session_key=d.recipient
          WHERE d.mesh_id=?1 AND d.sender=?2 AND d.msg_id=?3 ORDER BY d.seq",
     )?;
     let rows = st.query_map(params![mesh.as_str(), sender, id.as_str()], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, Option<u64>>(3)?,
-            r.get::<_, u64>(4)?,
-            r.get::<_, u64>(5)?,
-        ))
+        let Ok(peer) = r.get::<_, String>(0)?.parse() else { return Ok(None) };
+        Ok(Some(RecipientStatus {
+            peer,
+            name: r.get(1)?,
+            state: state_from_column(r.get(2)?, r.get(5)?, now),
+            delivered_at_ms: r.get(3)?,
+            surfaced_at_ms: r.get(6)?,
+            surfaced_via: r.get(7)?,
+            read_at_ms: r.get(8)?,
+            attempts: r.get(4)?,
+        }))
     })?;
     let mut recipients = Vec::new();
     for row in rows {
-        let (peer, name, state, delivered_at_ms, attempts, exp) = row?;
-        let Ok(peer) = peer.parse() else { continue };
-        let state = match state {
-            1 => DeliveryState::Delivered,
-            2 => DeliveryState::Expired,
-            _ if exp <= now => DeliveryState::Expired,
-            _ => DeliveryState::Queued,
-        };
-        recipients.push(RecipientStatus { peer, name, state, delivered_at_ms, attempts });
+        if let Some(status) = row? {
+            recipients.push(status);
+        }
     }
     Ok(Some(MessageStatus {
         to,
@@ -638,4 +667,67 @@ pub(crate) fn message_status(
         expires_at,
         recipients,
     }))
+}
+
+/// A delivery a receipt moved forward (what the sender is told).
+#[derive(Debug, Clone)]
+pub(crate) struct ReceiptChange {
+    pub sender: KeyHex,
+    pub id: MessageId,
+    /// The row was still queued (its ack was lost or is racing the receipt): the receipt delivered it too.
+    pub was_queued: bool,
+}
+
+/// Applies a recipient's receipt to its own deliveries of `ids`. States only move forward: surfaced settles
+/// queued, delivered or expired rows (a receipt proves the copy arrived, even when its ack was lost); read settles
+/// those and surfaced ones. A row that has no delivery time yet gets `now`, and its ciphertext is dropped as an ack
+/// would. Ids the recipient never received change nothing.
+pub(crate) fn apply_receipt(
+    c: &Connection,
+    mesh: &MeshId,
+    recipient: &KeyHex,
+    ids: &[MessageId],
+    state: ReceiptState,
+    via: Option<ReceiptVia>,
+    now: u64,
+) -> Result<Vec<ReceiptChange>, StoreError> {
+    // The states a row may move forward from.
+    let from = match state {
+        ReceiptState::Surfaced => "(0,1,2)",
+        ReceiptState::Read => "(0,1,2,3)",
+    };
+    let mut find = c.prepare_cached(&format!(
+        "SELECT seq, sender, state FROM deliveries WHERE mesh_id=?1 AND recipient=?2 AND msg_id=?3 AND state IN {from}"
+    ))?;
+    let mut update = c.prepare_cached(match state {
+        ReceiptState::Surfaced => {
+            "UPDATE deliveries SET state=3, surfaced_at=?2, surfaced_via=?3, delivered_at=COALESCE(delivered_at, ?2),
+                nonce=NULL, ciphertext=NULL
+             WHERE seq=?1 AND state IN (0,1,2)"
+        }
+        ReceiptState::Read => {
+            "UPDATE deliveries SET state=4, read_at=?2, delivered_at=COALESCE(delivered_at, ?2), nonce=NULL, ciphertext=NULL
+             WHERE seq=?1 AND state IN (0,1,2,3)"
+        }
+    })?;
+    let via = via.map(ReceiptVia::as_str);
+    let mut changed = Vec::new();
+    for id in ids {
+        let rows: Vec<(u64, String, i64)> = find
+            .query_map(params![mesh.as_str(), recipient.to_string(), id.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for (seq, sender, was) in rows {
+            let Ok(sender) = sender.parse() else { continue };
+            let n = match state {
+                ReceiptState::Surfaced => update.execute(params![seq, now, via])?,
+                ReceiptState::Read => update.execute(params![seq, now])?,
+            };
+            if n == 1 {
+                changed.push(ReceiptChange { sender, id: id.clone(), was_queued: was == QUEUED });
+            }
+        }
+    }
+    Ok(changed)
 }

@@ -351,6 +351,18 @@ pub(crate) fn msg_status(ctx: &Ctx, id: &str) -> Result<(), CliError> {
                     t_args("status-attempts", &[("count", r.attempts.into())]),
                 ),
                 DeliveryState::Expired => (ctx.out.paint(Paint::Error, icon::FAIL), String::new()),
+                DeliveryState::Surfaced => {
+                    let ago = r.surfaced_at_ms.map(|at| output::ago(now, at)).unwrap_or_default();
+                    let detail = match &r.surfaced_via {
+                        Some(via) => t_args("status-via", &[("via", via.as_str().into()), ("ago", ago.into())]),
+                        None => ago,
+                    };
+                    (ctx.out.paint(Paint::Success, icon::OK), detail)
+                }
+                DeliveryState::Read => (
+                    ctx.out.paint(Paint::Primary, icon::OK),
+                    r.read_at_ms.map(|at| output::ago(now, at)).unwrap_or_default(),
+                ),
             };
             vec![format!("  {mark}"), r.name.clone(), r.state.as_str().to_string(), detail]
         })

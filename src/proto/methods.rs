@@ -21,6 +21,8 @@ pub(crate) mod method {
     pub(crate) const MESSAGE_SEND: &str = "message.send";
     pub(crate) const MESSAGE_ACK: &str = "message.ack";
     pub(crate) const MESSAGE_STATUS: &str = "message.status";
+    /// Sent by a recipient (surfaced, read); the broker also pushes it, as a notification, to the sender.
+    pub(crate) const MESSAGE_RECEIPT: &str = "message.receipt";
     pub(crate) const INVITE_CREATE: &str = "invite.create";
     pub(crate) const INVITE_REDEEM: &str = "invite.redeem";
     pub(crate) const PING: &str = "ping";
@@ -295,13 +297,18 @@ pub(crate) struct StatusParams {
     pub id: MessageId,
 }
 
-/// Per-recipient delivery state as the broker knows it.
+/// Per-recipient delivery state as the broker knows it. Progress runs queued → delivered → surfaced → read;
+/// `expired` ends a copy that was never delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum DeliveryState {
     Queued,
     Delivered,
     Expired,
+    /// The recipient's daemon handed the message to Claude Code.
+    Surfaced,
+    /// A person or the model has seen the message.
+    Read,
 }
 
 impl DeliveryState {
@@ -310,6 +317,39 @@ impl DeliveryState {
             DeliveryState::Queued => "queued",
             DeliveryState::Delivered => "delivered",
             DeliveryState::Expired => "expired",
+            DeliveryState::Surfaced => "surfaced",
+            DeliveryState::Read => "read",
+        }
+    }
+
+    /// Position on the way to the reader; `None` for `expired`, which is off that path.
+    fn progress(self) -> Option<u8> {
+        match self {
+            DeliveryState::Queued => Some(0),
+            DeliveryState::Delivered => Some(1),
+            DeliveryState::Surfaced => Some(2),
+            DeliveryState::Read => Some(3),
+            DeliveryState::Expired => None,
+        }
+    }
+
+    /// A message's overall state: the least advanced recipient state, leaving out expired copies (`queued` while
+    /// any copy is queued, `read` only when every live copy is read). `expired` only when every copy expired;
+    /// `delivered` for a message without recipients.
+    pub(crate) fn least_advanced(states: impl IntoIterator<Item = DeliveryState>) -> DeliveryState {
+        let mut any = false;
+        let mut least: Option<DeliveryState> = None;
+        for s in states {
+            any = true;
+            let Some(p) = s.progress() else { continue };
+            if least.and_then(DeliveryState::progress).is_none_or(|l| p < l) {
+                least = Some(s);
+            }
+        }
+        match least {
+            Some(s) => s,
+            None if any => DeliveryState::Expired,
+            None => DeliveryState::Delivered,
         }
     }
 }
@@ -321,6 +361,14 @@ pub(crate) struct RecipientStatus {
     pub state: DeliveryState,
     #[serde(default)]
     pub delivered_at_ms: Option<u64>,
+    /// When the recipient's daemon handed it to Claude Code (absent from brokers before receipts).
+    #[serde(default)]
+    pub surfaced_at_ms: Option<u64>,
+    /// How it was surfaced: `channel`, `inbox_socket`, `hook` or `cli` (kept as text so a newer path still reads).
+    #[serde(default)]
+    pub surfaced_via: Option<String>,
+    #[serde(default)]
+    pub read_at_ms: Option<u64>,
     pub attempts: u64,
 }
 
@@ -331,9 +379,83 @@ pub(crate) struct StatusResult {
     pub priority: Priority,
     pub created_at_ms: u64,
     pub expires_at_ms: u64,
-    /// The least advanced recipient state (`queued` while any recipient is still queued).
+    /// The least advanced recipient state (see `DeliveryState::least_advanced`).
     pub state: DeliveryState,
     pub recipients: Vec<RecipientStatus>,
+}
+
+/// A receipt a recipient reports after the message reached its inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ReceiptState {
+    Surfaced,
+    Read,
+}
+
+impl From<ReceiptState> for DeliveryState {
+    fn from(r: ReceiptState) -> Self {
+        match r {
+            ReceiptState::Surfaced => DeliveryState::Surfaced,
+            ReceiptState::Read => DeliveryState::Read,
+        }
+    }
+}
+
+/// The path by which a message reached Claude Code or a reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ReceiptVia {
+    /// The push-pipe's `claude/channel` notification.
+    Channel,
+    /// Claude Code's own inbox socket (the fallback when the channel is not registered).
+    InboxSocket,
+    /// A Claude Code hook after the model's turn.
+    Hook,
+    /// The `inbox` listing in the CLI.
+    Cli,
+}
+
+impl ReceiptVia {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ReceiptVia::Channel => "channel",
+            ReceiptVia::InboxSocket => "inbox_socket",
+            ReceiptVia::Hook => "hook",
+            ReceiptVia::Cli => "cli",
+        }
+    }
+}
+
+/// Most message ids one `message.receipt` may carry.
+pub(crate) const MAX_RECEIPT_IDS: usize = 1024;
+
+/// `message.receipt` from the recipient: these messages (sent to the caller) reached `state`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReceiptParams {
+    /// 1 to `MAX_RECEIPT_IDS` message ids; ids the caller never received are ignored.
+    pub ids: Vec<MessageId>,
+    pub state: ReceiptState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<ReceiptVia>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ReceiptResult {
+    /// Delivery rows that moved forward (a receipt that would move a row back, or repeat it, counts 0).
+    pub updated: u64,
+}
+
+/// Pushed to the sender's live connection when a recipient's receipt moved one of its deliveries forward.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ReceiptNotice {
+    pub id: MessageId,
+    /// The recipient's session key.
+    pub recipient: KeyHex,
+    pub state: ReceiptState,
+    #[serde(default)]
+    pub via: Option<ReceiptVia>,
+    pub at_ms: u64,
 }
 
 /// Pushed to a recipient; acknowledge with `message.ack` after storing it durably.
@@ -402,4 +524,37 @@ pub(crate) struct RedeemResult {
     pub mesh: MeshSummary,
     pub role: Role,
     pub already_member: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use DeliveryState::*;
+
+    #[test]
+    fn overall_state_is_the_least_advanced_live_copy() {
+        assert_eq!(DeliveryState::least_advanced([Read, Queued, Surfaced]), Queued);
+        assert_eq!(DeliveryState::least_advanced([Read, Delivered, Surfaced]), Delivered);
+        assert_eq!(DeliveryState::least_advanced([Read, Surfaced]), Surfaced);
+        assert_eq!(DeliveryState::least_advanced([Read, Read]), Read);
+        assert_eq!(DeliveryState::least_advanced([Expired, Read]), Read, "an expired copy does not hold it back");
+        assert_eq!(DeliveryState::least_advanced([Expired, Expired]), Expired);
+        assert_eq!(DeliveryState::least_advanced([]), Delivered);
+    }
+
+    #[test]
+    fn receipt_params_refuse_unknown_states_and_paths() {
+        let id = MessageId::generate();
+        let ok: ReceiptParams =
+            serde_json::from_value(serde_json::json!({"ids": [id], "state": "surfaced", "via": "inbox_socket"}))
+                .unwrap();
+        assert_eq!((ok.state, ok.via), (ReceiptState::Surfaced, Some(ReceiptVia::InboxSocket)));
+        for bad in [
+            serde_json::json!({"ids": [id], "state": "delivered"}),
+            serde_json::json!({"ids": [id], "state": "read", "via": "pigeon"}),
+            serde_json::json!({"ids": [id], "state": "read", "extra": 1}),
+        ] {
+            assert!(serde_json::from_value::<ReceiptParams>(bad.clone()).is_err(), "{bad}");
+        }
+    }
 }

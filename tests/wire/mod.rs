@@ -71,8 +71,16 @@ fn free_port() -> u16 {
 impl Broker {
     /// Starts a broker with fresh data on a free port; `extra` are additional `claudemesh broker` flags.
     pub async fn start(extra: &[&str]) -> Broker {
+        Broker::start_on_prepared(extra, |_| {}).await
+    }
+
+    /// Like `start`, but `prepare` first fills the (new, empty) data directory, e.g. with a database written by
+    /// an older schema.
+    pub async fn start_on_prepared(extra: &[&str], prepare: impl FnOnce(&Path)) -> Broker {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("broker");
+        std::fs::create_dir_all(&data).expect("data dir");
+        prepare(&data);
         let mut b = Broker { port: 0, data, dir, extra: extra.iter().map(|s| s.to_string()).collect(), child: None };
         // A port picked this way can in rare cases be taken before the broker binds it; then try another one.
         for attempt in 0..5 {
