@@ -58,10 +58,12 @@ pub(crate) fn new_mesh(
 ) -> Result<(), CliError> {
     let mesh_name = mesh_name.trim();
     check_mesh_name(mesh_name)?;
-    let broker = broker
-        .map(str::to_string)
-        .or_else(|| ctx.env.broker.clone())
-        .ok_or_else(|| CliError::invalid("err-new-needs-broker").hint("hint-broker-flag"))?;
+    let broker = match broker.map(str::to_string).or_else(|| ctx.env.broker.clone()) {
+        Some(b) => b,
+        // No broker named: the daemon's embedded one (loopback, zero set-up).
+        None => super::warm::embedded_broker(ctx)
+            .ok_or_else(|| CliError::invalid("err-new-needs-broker").hint("hint-broker-flag"))?,
+    };
     check_broker_url(&broker)?;
     let display = ctx.display_name(display)?;
     let mut config = ctx.load_config()?;
@@ -103,6 +105,7 @@ pub(crate) fn new_mesh(
     };
     config.add_current(entry.clone());
     ctx.save_config(&config)?;
+    super::warm::reload(ctx);
 
     if ctx.out.json {
         ctx.out.json(json!({
@@ -255,6 +258,7 @@ pub(crate) fn join(ctx: &Ctx, url: &str, display: Option<&str>) -> Result<(), Cl
     };
     config.add_current(entry.clone());
     ctx.save_config(&config)?;
+    super::warm::reload(ctx);
 
     if ctx.out.json {
         ctx.out.json(json!({
@@ -387,6 +391,7 @@ pub(crate) fn leave(ctx: &Ctx, slug: Option<&str>) -> Result<(), CliError> {
     let mut config = ctx.load_config()?;
     config.remove(&entry.id);
     ctx.save_config(&config)?;
+    super::warm::reload(ctx);
     let mut inbox = open_inbox(ctx)?;
     inbox.forget_mesh(&entry.id)?;
 

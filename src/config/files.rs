@@ -27,6 +27,11 @@ impl Home {
         Self { root }
     }
 
+    /// The home directory itself.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub(crate) fn config_path(&self) -> PathBuf {
         self.root.join("config.toml")
     }

@@ -1,0 +1,535 @@
+//! A broker link: the one receiving connection of one local session in one mesh. It reconnects with backoff and
+//! jitter, stores every delivery in the inbox before acknowledging it, fans new messages out to local
+//! subscribers, drains the session's outbox in order, and runs calls for the local API.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use super::state::{Daemon, now_ms};
+use crate::client::{ClientError, Event, MeshSession, Outgoing, SendReport};
+use crate::config::MeshEntry;
+use crate::proto::{AckParams, AckResult, DeliverParams, ErrorCode, KeyHex, MessageId, PeerInfo, Priority, method};
+use crate::store::{NewMessage, OutboxRow, StoredMessage};
+
+/// Reconnect backoff bounds (each wait is jittered to 50–150 %).
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// A link of a Claude Code session closes after this long without use or subscribers (the `cli` link stays).
+const IDLE: Duration = Duration::from_secs(120);
+/// Most delivery ids in one `message.ack`.
+const MAX_ACK_IDS: usize = 4096;
+/// New messages buffered per subscriber before it must catch up from the store.
+const FANOUT: usize = 1024;
+
+/// What `flush_for` learned about one queued send.
+#[derive(Debug)]
+pub(super) enum SendOutcome {
+    Sent(SendReport),
+    /// The broker cannot be reached now; the send stays in the outbox and goes out in order later.
+    Queued,
+    Failed(ClientError),
+}
+
+/// Whether the link is connected, for `daemon.status`.
+#[derive(Debug, Clone, Default)]
+pub(super) struct LinkStatus {
+    pub connected: bool,
+    pub since_ms: u64,
+    pub last_error: Option<String>,
+}
+
+enum Cmd {
+    Call { method: String, params: Value, reply: oneshot::Sender<Result<Value, ClientError>> },
+    Peers { reply: oneshot::Sender<Result<(Vec<PeerInfo>, KeyHex), ClientError>> },
+    Flush { waiter: Option<(String, oneshot::Sender<SendOutcome>)> },
+    Receipt { ids: Vec<String>, state: &'static str, via: String },
+    Synced { reply: oneshot::Sender<bool> },
+}
+
+pub(super) struct LinkSpec {
+    pub daemon: Arc<Daemon>,
+    pub entry: MeshEntry,
+    pub session: String,
+    pub name: Option<String>,
+}
+
+/// A cheap handle on a running link.
+#[derive(Clone)]
+pub(super) struct LinkHandle {
+    pub mesh_id: String,
+    pub slug: String,
+    pub session: String,
+    pub broker: String,
+    cmds: mpsc::UnboundedSender<Cmd>,
+    stop: watch::Sender<bool>,
+    deliveries: broadcast::Sender<Arc<StoredMessage>>,
+    status: watch::Receiver<LinkStatus>,
+}
+
+impl LinkHandle {
+    pub(super) fn is_closed(&self) -> bool {
+        self.cmds.is_closed()
+    }
+
+    /// Asks the link to close its connection and end.
+    pub(super) fn close(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Waits (at most a few seconds) until the link has ended.
+    pub(super) async fn closed(&self) {
+        let _ = tokio::time::timeout(Duration::from_secs(4), self.cmds.closed()).await;
+    }
+
+    pub(super) fn status(&self) -> LinkStatus {
+        self.status.borrow().clone()
+    }
+
+    /// New messages for this session, as they are stored.
+    pub(super) fn subscribe(&self) -> broadcast::Receiver<Arc<StoredMessage>> {
+        self.deliveries.subscribe()
+    }
+
+    fn gone() -> ClientError {
+        ClientError::ConnectionLost { code: None, reason: "the daemon link closed".into() }
+    }
+
+    /// One broker call as this session.
+    pub(super) async fn call(&self, method: &str, params: Value) -> Result<Value, ClientError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmds.send(Cmd::Call { method: method.to_string(), params, reply }).map_err(|_| Self::gone())?;
+        rx.await.map_err(|_| Self::gone())?
+    }
+
+    /// The mesh's peers (cached while the link hears about every change) and this session's key.
+    pub(super) async fn peers(&self) -> Result<(Vec<PeerInfo>, KeyHex), ClientError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmds.send(Cmd::Peers { reply }).map_err(|_| Self::gone())?;
+        rx.await.map_err(|_| Self::gone())?
+    }
+
+    /// Drains the outbox and reports what happened to `msg_id`.
+    pub(super) async fn flush_for(&self, msg_id: String) -> SendOutcome {
+        let (reply, rx) = oneshot::channel();
+        if self.cmds.send(Cmd::Flush { waiter: Some((msg_id, reply)) }).is_err() {
+            return SendOutcome::Queued;
+        }
+        rx.await.unwrap_or(SendOutcome::Queued)
+    }
+
+    /// Tells the senders (through the broker) that messages were surfaced or read.
+    pub(super) fn receipt(&self, ids: Vec<String>, state: &'static str, via: &str) {
+        if !ids.is_empty() {
+            let _ = self.cmds.send(Cmd::Receipt { ids, state, via: via.to_string() });
+        }
+    }
+
+    /// Waits until the broker has pushed this session's backlog (`false` when offline or after `timeout`).
+    pub(super) async fn wait_synced(&self, timeout: Duration) -> bool {
+        let (reply, rx) = oneshot::channel();
+        if self.cmds.send(Cmd::Synced { reply }).is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(true)))
+    }
+}
+
+/// Starts the link task.
+pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
+    let (cmds, rx) = mpsc::unbounded_channel();
+    let (stop, stop_rx) = watch::channel(false);
+    let (deliveries, _) = broadcast::channel(FANOUT);
+    let (status_tx, status) = watch::channel(LinkStatus::default());
+    let handle = LinkHandle {
+        mesh_id: spec.entry.id.clone(),
+        slug: spec.entry.slug.clone(),
+        session: spec.session.clone(),
+        broker: spec.entry.broker.clone(),
+        cmds,
+        stop,
+        deliveries: deliveries.clone(),
+        status,
+    };
+    let link = Link {
+        spec,
+        conn: None,
+        connected: false,
+        synced: false,
+        peers: None,
+        backoff: BACKOFF_MIN,
+        retry_at: Instant::now(),
+        synced_waiters: Vec::new(),
+        send_waiters: HashMap::new(),
+        receipts: Vec::new(),
+        deliveries,
+        status: status_tx,
+        last_used: Instant::now(),
+    };
+    tokio::spawn(link.run(rx, stop_rx));
+    handle
+}
+
+struct Link {
+    spec: LinkSpec,
+    conn: Option<MeshSession>,
+    connected: bool,
+    synced: bool,
+    peers: Option<Vec<PeerInfo>>,
+    backoff: Duration,
+    retry_at: Instant,
+    synced_waiters: Vec<oneshot::Sender<bool>>,
+    send_waiters: HashMap<String, oneshot::Sender<SendOutcome>>,
+    receipts: Vec<(Vec<String>, &'static str, String)>,
+    deliveries: broadcast::Sender<Arc<StoredMessage>>,
+    status: watch::Sender<LinkStatus>,
+    last_used: Instant,
+}
+
+impl Link {
+    async fn run(mut self, mut cmds: mpsc::UnboundedReceiver<Cmd>, mut stop: watch::Receiver<bool>) {
+        let mut shutdown = self.spec.daemon.shutdown.subscribe();
+        self.connect().await;
+        let mut idle = tokio::time::interval(Duration::from_secs(15));
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = shutdown.changed() => break,
+                cmd = cmds.recv() => match cmd {
+                    Some(cmd) => {
+                        self.last_used = Instant::now();
+                        self.handle(cmd).await;
+                    }
+                    None => break,
+                },
+                event = next_event(self.conn.as_mut()), if self.connected => self.on_event(event).await,
+                _ = tokio::time::sleep_until(self.retry_at), if !self.connected => self.connect().await,
+                _ = idle.tick() => {
+                    if self.spec.session != "cli"
+                        && self.deliveries.receiver_count() == 0
+                        && self.last_used.elapsed() > IDLE
+                    {
+                        tracing::debug!(session = %self.spec.session, "closing an idle link");
+                        break;
+                    }
+                }
+            }
+        }
+        for (_, waiter) in self.send_waiters.drain() {
+            let _ = waiter.send(SendOutcome::Queued);
+        }
+        if let Some(conn) = self.conn.take() {
+            conn.close().await;
+        }
+        self.set_status(false, None);
+    }
+
+    fn set_status(&self, connected: bool, error: Option<String>) {
+        let _ = self.status.send(LinkStatus { connected, since_ms: now_ms(), last_error: error });
+    }
+
+    fn unreachable(&self) -> ClientError {
+        let reason = self.status.borrow().last_error.clone().unwrap_or_else(|| "not connected".into());
+        ClientError::Unreachable { url: self.spec.entry.broker.clone(), reason }
+    }
+
+    /// Opens (or reopens) the connection; on failure schedules the next try.
+    async fn connect(&mut self) {
+        let result = match self.conn.as_mut() {
+            Some(conn) => conn.reconnect().await,
+            None => match self.spec.daemon.identity(&self.spec.entry, &self.spec.session, self.spec.name.as_deref()) {
+                Ok(identity) => MeshSession::open(&self.spec.entry.broker, identity, true).await.map(|c| {
+                    self.conn = Some(c);
+                }),
+                Err(e) => Err(ClientError::Protocol(e.to_string())),
+            },
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(mesh = %self.spec.entry.slug, session = %self.spec.session, "link connected");
+                self.connected = true;
+                self.synced = false;
+                self.peers = None;
+                self.backoff = BACKOFF_MIN;
+                self.set_status(true, None);
+                self.flush(None).await;
+                let receipts = std::mem::take(&mut self.receipts);
+                for (ids, state, via) in receipts {
+                    self.send_receipt(ids, state, &via).await;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(mesh = %self.spec.entry.slug, error = %e, "link connect failed");
+                self.set_status(false, Some(e.to_string()));
+                self.schedule_retry();
+                for w in self.synced_waiters.drain(..) {
+                    let _ = w.send(false);
+                }
+            }
+        }
+    }
+
+    fn schedule_retry(&mut self) {
+        self.connected = false;
+        self.synced = false;
+        let jitter = crate::crypto::random_bytes::<1>().map(|b| f64::from(b[0]) / 255.0).unwrap_or(0.5);
+        self.retry_at = Instant::now() + self.backoff.mul_f64(0.5 + jitter);
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+    }
+
+    async fn handle(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Call { method, params, reply } => {
+                let result = match self.conn.as_mut() {
+                    Some(conn) if self.connected => conn.call_retrying::<Value, Value>(&method, &params).await,
+                    _ => Err(self.unreachable()),
+                };
+                let _ = reply.send(result);
+            }
+            Cmd::Peers { reply } => {
+                let result = self.peers().await;
+                let _ = reply.send(result);
+            }
+            Cmd::Flush { waiter } => self.flush(waiter).await,
+            Cmd::Receipt { ids, state, via } => {
+                if self.connected {
+                    self.send_receipt(ids, state, &via).await;
+                } else {
+                    self.receipts.push((ids, state, via));
+                }
+            }
+            Cmd::Synced { reply } => {
+                if self.connected && self.synced {
+                    let _ = reply.send(true);
+                } else if self.connected {
+                    self.synced_waiters.push(reply);
+                } else {
+                    let _ = reply.send(false);
+                }
+            }
+        }
+    }
+
+    async fn peers(&mut self) -> Result<(Vec<PeerInfo>, KeyHex), ClientError> {
+        let Some(conn) = self.conn.as_mut().filter(|_| self.connected) else { return Err(self.unreachable()) };
+        let me = conn.identity().session_key();
+        if let Some(p) = &self.peers {
+            return Ok((p.clone(), me));
+        }
+        let peers = conn.peers().await?;
+        self.peers = Some(peers.clone());
+        Ok((peers, me))
+    }
+
+    async fn send_receipt(&mut self, ids: Vec<String>, state: &'static str, via: &str) {
+        let Some(conn) = self.conn.as_mut() else { return };
+        let params = serde_json::json!({ "ids": ids, "state": state, "via": via });
+        // Receipts are a courtesy to the sender: a broker without them (or a failure) loses nothing.
+        if let Err(e) = conn.call::<Value, Value>(method::MESSAGE_RECEIPT, &params).await {
+            tracing::debug!(error = %e, "message.receipt failed");
+        }
+    }
+
+    /// Sends the session's queued messages in order; stops at the first transient failure.
+    async fn flush(&mut self, waiter: Option<(String, oneshot::Sender<SendOutcome>)>) {
+        if let Some((id, tx)) = waiter {
+            self.send_waiters.insert(id, tx);
+        }
+        if self.connected {
+            let (mesh, session) = (self.spec.entry.id.clone(), self.spec.session.clone());
+            match self.spec.daemon.store.run(move |db| db.pending(&mesh, &session)).await {
+                Ok(rows) => {
+                    for row in rows {
+                        match self.send_row(&row).await {
+                            Ok(report) => {
+                                let id = row.msg_id.clone();
+                                if let Err(e) = self.spec.daemon.store.run(move |db| db.sent(&id)).await {
+                                    tracing::warn!(error = %e, "cannot mark a send as done; it may go out twice");
+                                }
+                                self.answer(&row.msg_id, SendOutcome::Sent(report));
+                            }
+                            Err(e) if transient(&e) => {
+                                tracing::debug!(error = %e, "outbox paused");
+                                break;
+                            }
+                            Err(e) => {
+                                let (id, detail) = (row.msg_id.clone(), e.to_string());
+                                if let Err(e) = self.spec.daemon.store.run(move |db| db.failed(&id, &detail)).await {
+                                    tracing::warn!(error = %e, "cannot mark a send as failed");
+                                }
+                                self.answer(&row.msg_id, SendOutcome::Failed(e));
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read the outbox"),
+            }
+        }
+        // Whatever is still waiting stays queued.
+        for (_, w) in self.send_waiters.drain() {
+            let _ = w.send(SendOutcome::Queued);
+        }
+    }
+
+    fn answer(&mut self, msg_id: &str, outcome: SendOutcome) {
+        if let Some(w) = self.send_waiters.remove(msg_id) {
+            let _ = w.send(outcome);
+        }
+    }
+
+    async fn send_row(&mut self, row: &OutboxRow) -> Result<SendReport, ClientError> {
+        let id = MessageId::try_from(row.msg_id.clone()).map_err(ClientError::Protocol)?;
+        let priority: Priority = serde_json::from_value(Value::String(row.priority.clone()))
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let cached = self.peers.is_some();
+        let (peers, _) = self.peers().await?;
+        let out = Outgoing {
+            id: id.clone(),
+            sent_at_ms: row.created_at_ms,
+            to: &row.to_spec,
+            body: &row.body,
+            priority,
+            ttl_secs: row.ttl_secs,
+        };
+        let Some(conn) = self.conn.as_mut() else { return Err(self.unreachable()) };
+        match conn.send_to_peers(&peers, out.clone()).await {
+            // A cached roster may predate a peer that just joined: ask again once.
+            Err(ClientError::Resolve(_)) if cached => {
+                self.peers = None;
+                let (peers, _) = self.peers().await?;
+                let Some(conn) = self.conn.as_mut() else { return Err(self.unreachable()) };
+                conn.send_to_peers(&peers, out).await
+            }
+            other => other,
+        }
+    }
+
+    async fn on_event(&mut self, event: Option<Event>) {
+        let Some(event) = event else {
+            self.on_closed(None, "the event stream ended".into());
+            return;
+        };
+        let mut batch = Vec::new();
+        let mut rest = Vec::new();
+        classify(event, &mut batch, &mut rest);
+        if let Some(conn) = self.conn.as_mut() {
+            while let Some(e) = conn.try_event() {
+                classify(e, &mut batch, &mut rest);
+            }
+        }
+        if !batch.is_empty() {
+            self.store_and_ack(batch).await;
+        }
+        for event in rest {
+            match event {
+                Event::Notification { method: m, .. } if m == method::INBOX_SYNCED => {
+                    self.synced = true;
+                    for w in self.synced_waiters.drain(..) {
+                        let _ = w.send(true);
+                    }
+                }
+                Event::Notification { method: m, .. } if m.starts_with("peer.") => self.peers = None,
+                Event::Notification { .. } => {}
+                Event::Closed { code, reason, .. } => self.on_closed(code, reason),
+            }
+        }
+    }
+
+    fn on_closed(&mut self, code: Option<u16>, reason: String) {
+        tracing::info!(mesh = %self.spec.entry.slug, session = %self.spec.session, ?code, %reason, "link lost");
+        self.set_status(false, Some(reason));
+        for w in self.synced_waiters.drain(..) {
+            let _ = w.send(false);
+        }
+        self.schedule_retry();
+    }
+
+    /// Opens each delivery, stores the batch in one transaction, tells subscribers, then acknowledges (only after
+    /// the commit: a crash before it means a redelivery, which the inbox deduplicates).
+    async fn store_and_ack(&mut self, batch: Vec<DeliverParams>) {
+        let Some(conn) = self.conn.as_mut() else { return };
+        let received_at_ms = now_ms();
+        let mut rows = Vec::new();
+        let mut acks = Vec::with_capacity(batch.len());
+        for d in &batch {
+            match conn.open_delivery(d) {
+                Ok(body) => rows.push(NewMessage {
+                    mesh_id: self.spec.entry.id.clone(),
+                    session: self.spec.session.clone(),
+                    msg_id: d.id.to_string(),
+                    from_key: d.from.to_string(),
+                    from_name: d.from_name.clone(),
+                    from_member: d.from_member.to_string(),
+                    to_spec: d.to.clone(),
+                    priority: d.priority.as_str().to_string(),
+                    kind: body.kind,
+                    sent_at_ms: body.sent_at_ms,
+                    received_at_ms,
+                    body: body.body,
+                }),
+                // Nothing a broker or another peer sends can make us keep an unverifiable message.
+                Err(e) => tracing::warn!(from = %d.from_name, error = %e, "dropping an undecryptable delivery"),
+            }
+            acks.push(d.delivery);
+        }
+        if !rows.is_empty() {
+            let stored = rows.clone();
+            match self.spec.daemon.store.run(move |db| db.insert_rows(&stored)).await {
+                Ok(seqs) => {
+                    for (msg, seq) in rows.into_iter().zip(seqs) {
+                        if let Some(seq) = seq {
+                            let m =
+                                StoredMessage { seq, msg, read_at_ms: None, surfaced_at_ms: None, surfaced_via: None };
+                            let _ = self.deliveries.send(Arc::new(m));
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Not acknowledged: the broker delivers again once the store works.
+                    tracing::warn!(error = %e, "cannot store deliveries");
+                    return;
+                }
+            }
+        }
+        for chunk in acks.chunks(MAX_ACK_IDS) {
+            let params = AckParams { deliveries: chunk.to_vec() };
+            if let Err(e) = conn.call::<_, AckResult>(method::MESSAGE_ACK, &params).await {
+                tracing::debug!(error = %e, "message.ack failed; the broker will redeliver");
+            }
+        }
+    }
+}
+
+fn classify(event: Event, batch: &mut Vec<DeliverParams>, rest: &mut Vec<Event>) {
+    match event {
+        Event::Notification { method: m, params } if m == method::MESSAGE_DELIVER => {
+            match serde_json::from_value::<DeliverParams>(params) {
+                Ok(d) => batch.push(d),
+                Err(e) => tracing::warn!(error = %e, "ignoring a malformed message.deliver"),
+            }
+        }
+        other => rest.push(other),
+    }
+}
+
+async fn next_event(conn: Option<&mut MeshSession>) -> Option<Event> {
+    match conn {
+        Some(c) => c.next_event().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Failures that pass: the send waits in the outbox and goes out later.
+fn transient(e: &ClientError) -> bool {
+    match e {
+        ClientError::Rpc(rpc) => {
+            matches!(rpc.kind(), Some(ErrorCode::RateLimited | ErrorCode::Unavailable | ErrorCode::Internal))
+        }
+        ClientError::Unreachable { .. } | ClientError::ConnectTimeout { .. } => true,
+        other => other.is_connection_loss(),
+    }
+}
