@@ -53,11 +53,12 @@ impl From<LocalError> for CliError {
     }
 }
 
-/// Tells a running daemon that `config.toml` changed (a new, joined, renamed or left mesh).
+/// Tells the daemon (starting it) that `config.toml` changed: a new or joined mesh goes live at once, a left one
+/// is dropped.
 pub(crate) fn reload(ctx: &Ctx) {
     let Ok(rt) = super::context::runtime() else { return };
     rt.block_on(async {
-        if let Some(mut client) = running(ctx).await {
+        if let Some(mut client) = connect(ctx).await {
             let r: Result<serde_json::Value, _> = client.call("mesh.reload", &serde_json::json!({})).await;
             if let Err(e) = r {
                 tracing::debug!(error = %e, "mesh.reload failed");

@@ -3,24 +3,19 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::time::{Duration, Instant};
 
 use super::DaemonError;
 use crate::config::Home;
 
 pub(super) const LOCK_FILE: &str = "daemon.lock";
-/// How long `--wait-lock` waits for a stopping daemon to let go.
-const WAIT: Duration = Duration::from_secs(5);
-const POLL: Duration = Duration::from_millis(10);
 
 /// Holds the lock until dropped.
 pub(super) struct Lock {
     _file: File,
 }
 
-/// Takes the lock, or `None` when another live daemon holds it. With `wait`, keeps trying for a few seconds
-/// (a daemon asked to stop releases it as it exits).
-pub(super) fn acquire(home: &Home, wait: bool) -> Result<Option<Lock>, DaemonError> {
+/// Takes the lock, or `None` when another live process holds it.
+pub(super) fn acquire(home: &Home) -> Result<Option<Lock>, DaemonError> {
     use std::os::unix::fs::OpenOptionsExt;
     let path = home.root().join(LOCK_FILE);
     let mut file = std::fs::OpenOptions::new()
@@ -30,16 +25,10 @@ pub(super) fn acquire(home: &Home, wait: bool) -> Result<Option<Lock>, DaemonErr
         .mode(0o600)
         .open(&path)
         .map_err(|e| DaemonError::io(&path, e))?;
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match file.try_lock() {
-            Ok(()) => break,
-            Err(std::fs::TryLockError::WouldBlock) if wait && Instant::now() < deadline => {
-                std::thread::sleep(POLL);
-            }
-            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => return Err(DaemonError::io(&path, e)),
-        }
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => return Err(DaemonError::io(&path, e)),
     }
     // The pid is for people reading the file; the lock itself is what counts.
     let _ = file.set_len(0);

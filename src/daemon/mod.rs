@@ -72,7 +72,7 @@ const HOME_CHECK: Duration = Duration::from_secs(2);
 pub(crate) fn run(home: PathBuf, wait_lock: bool, build: Option<String>) -> Result<(), DaemonError> {
     let home = Home::new(home);
     home.ensure_root()?;
-    let Some(lock) = lock::acquire(&home, wait_lock)? else {
+    let Some(lock) = take_over(&home, wait_lock)? else {
         println!("running");
         return Ok(());
     };
@@ -84,6 +84,23 @@ pub(crate) fn run(home: PathBuf, wait_lock: bool, build: Option<String>) -> Resu
     let result = rt.block_on(serve(home, build.unwrap_or_else(build_stamp)));
     drop(lock);
     result
+}
+
+/// Takes the lock, or returns `None` when another daemon serves this home. A lock holder that does not answer on
+/// the socket is starting or stopping: wait for it (bounded) rather than give up, so a verb that starts a
+/// daemon right after `daemon stop` or a crash gets one.
+fn take_over(home: &Home, wait_lock: bool) -> Result<Option<lock::Lock>, DaemonError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(if wait_lock { 10 } else { 5 });
+    let sock = socket_path(home.root());
+    loop {
+        if let Some(lock) = lock::acquire(home)? {
+            return Ok(Some(lock));
+        }
+        if std::os::unix::net::UnixStream::connect(&sock).is_ok() || std::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 async fn serve(home: Home, build: String) -> Result<(), DaemonError> {
