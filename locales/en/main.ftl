@@ -174,3 +174,25 @@ status-via = via { $via ->
     [cli] CLI
    *[other] { $via }
 } · { $ago }
+
+# claude integration
+install-done = claudemesh is installed in Claude Code: MCP server, skill and hooks.
+install-already = claudemesh is already installed in Claude Code; nothing changed.
+install-where = MCP server in { $mcp }, hooks in { $settings }, skill in { $skill }
+install-moved = The claudemesh entries pointed to { $previous }; they now run { $binary }.
+install-next = Start Claude Code on your mesh: claudemesh launch
+uninstall-done = claudemesh is removed from Claude Code: MCP server, skill and hooks.
+uninstall-none = claudemesh is not installed in Claude Code; nothing changed.
+uninstall-next = Install it again with claudemesh install
+claude-backups = Backups: { $paths }
+warn-claude-not-installed = Claude Code has no claudemesh MCP server, so messages will not reach this session. Run claudemesh install first.
+warn-daemon-not-started = The claudemesh daemon did not start ({ $detail }); Claude Code starts anyway.
+err-claude-not-found = Claude Code is not installed: there is no claude on PATH.
+err-claude-exec = Cannot start { $path }: { $detail }.
+err-claude-no-home = Cannot find Claude Code's files because HOME is not set.
+err-claude-config-malformed = { $path } is not valid JSON ({ $detail }), so claudemesh changed nothing.
+err-claude-config-shape = In { $path }, { $pointer } is not a JSON { $expected }, so claudemesh changed nothing.
+err-claude-config-busy = { $path } kept changing while claudemesh edited it, so claudemesh left it as it is.
+hint-install-claude = Install it with npm install -g @anthropic-ai/claude-code, then run the command again.
+hint-fix-json = Fix that file, then run the command again.
+hint-set-home-claude = Set HOME (or CLAUDE_CONFIG_DIR), then run the command again.

@@ -174,3 +174,25 @@ status-via = por { $via ->
     [cli] CLI
    *[other] { $via }
 } · { $ago }
+
+# claude integration
+install-done = claudemesh está instalado en Claude Code: servidor MCP, skill y hooks.
+install-already = claudemesh ya está instalado en Claude Code; no ha cambiado nada.
+install-where = Servidor MCP en { $mcp }, hooks en { $settings }, skill en { $skill }
+install-moved = Las entradas de claudemesh apuntaban a { $previous }; ahora ejecutan { $binary }.
+install-next = Abre Claude Code en tu malla: claudemesh launch
+uninstall-done = claudemesh se ha quitado de Claude Code: servidor MCP, skill y hooks.
+uninstall-none = claudemesh no está instalado en Claude Code; no ha cambiado nada.
+uninstall-next = Vuelve a instalarlo con claudemesh install
+claude-backups = Copias de seguridad: { $paths }
+warn-claude-not-installed = Claude Code no tiene el servidor MCP de claudemesh, así que los mensajes no llegarán a esta sesión. Ejecuta antes claudemesh install.
+warn-daemon-not-started = El daemon de claudemesh no arrancó ({ $detail }); Claude Code se abre igualmente.
+err-claude-not-found = Claude Code no está instalado: no hay ningún claude en el PATH.
+err-claude-exec = No se puede iniciar { $path }: { $detail }.
+err-claude-no-home = No se encuentran los archivos de Claude Code porque HOME no está definido.
+err-claude-config-malformed = { $path } no es JSON válido ({ $detail }), así que claudemesh no ha cambiado nada.
+err-claude-config-shape = En { $path }, { $pointer } no es un { $expected } JSON, así que claudemesh no ha cambiado nada.
+err-claude-config-busy = { $path } cambió una y otra vez mientras claudemesh lo editaba, así que claudemesh lo ha dejado como estaba.
+hint-install-claude = Instálalo con npm install -g @anthropic-ai/claude-code y vuelve a ejecutar el comando.
+hint-fix-json = Corrige ese archivo y vuelve a ejecutar el comando.
+hint-set-home-claude = Define HOME (o CLAUDE_CONFIG_DIR) y vuelve a ejecutar el comando.

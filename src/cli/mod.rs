@@ -2,6 +2,7 @@
 //! verbs and turns every failure into one exit code and one message (`error`).
 
 mod args;
+mod claude_verbs;
 mod context;
 mod error;
 mod live;
@@ -44,10 +45,18 @@ pub(crate) fn main() -> ExitCode {
         return crate::mcp::run(mcp_args, &env, cli.global.mesh);
     }
 
+    if let Some(Command::Hook { event }) = cli.command {
+        return claude_verbs::hook(event, &env);
+    }
+
     let printer = Printer::new(cli.global.json, env.no_color);
-    let Some(command) = cli.command else {
-        print_short_help(&printer);
-        return ExitCode::SUCCESS;
+    let command = match cli.command {
+        Some(command) => command,
+        None if claude_verbs::bare_launches(&env, &cli.global) => Command::Launch { name: None, claude_args: Vec::new() },
+        None => {
+            print_short_help(&printer);
+            return ExitCode::SUCCESS;
+        }
     };
     let result = Ctx::new(env, cli.global.clone()).and_then(|ctx| {
         ctx.warn_permissions();
@@ -104,6 +113,10 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
             messaging::group_join(ctx, &name, role.as_deref())
         }
         Command::Group { action: GroupAction::Leave { name } } => messaging::group_leave(ctx, &name),
+        Command::Install => claude_verbs::install(ctx),
+        Command::Uninstall => claude_verbs::uninstall(ctx),
+        Command::Launch { name, claude_args } => claude_verbs::launch(ctx, name.as_deref(), &claude_args),
+        Command::Hook { .. } => Err(CliError::internal("hook dispatched as a verb")),
         Command::Daemon(_) | Command::Mcp(_) => Err(CliError::internal("long-running role dispatched as a verb")),
     }
 }
@@ -144,7 +157,7 @@ fn print_short_help(printer: &Printer) {
             "name": "claudemesh",
             "version": env!("CARGO_PKG_VERSION"),
             "commands": ["new", "invite", "join", "list", "rename", "leave", "whoami", "send", "inbox", "peers",
-                "msg-status", "status", "summary", "group", "broker"],
+                "msg-status", "status", "summary", "group", "broker", "install", "uninstall", "launch"],
         }));
         return;
     }
