@@ -129,6 +129,25 @@ pub(crate) enum Command {
     Daemon(crate::daemon::DaemonArgs),
     /// The push-pipe Claude Code spawns (stdio MCP server; not for people).
     Mcp(crate::mcp::McpArgs),
+    /// Register claudemesh with Claude Code: MCP server, skill and hooks.
+    Install,
+    /// Remove what `claudemesh install` added to Claude Code.
+    Uninstall,
+    /// Start Claude Code on a mesh (what bare `claudemesh` does when a mesh is selected).
+    Launch {
+        /// Display name of this session's peer.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Arguments for claude, after `--` (e.g. `-- --resume`).
+        #[arg(last = true, value_name = "CLAUDE_ARGS")]
+        claude_args: Vec<String>,
+    },
+    /// A Claude Code hook (run by Claude Code; not for people).
+    #[command(hide = true)]
+    Hook {
+        #[arg(value_enum)]
+        event: crate::claude::HookEvent,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,6 +269,21 @@ mod tests {
         assert_eq!(parse_duration("1s").unwrap(), Duration::from_secs(1));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn launch_passes_everything_after_the_double_dash_to_claude() {
+        let cli =
+            Cli::try_parse_from(["cm", "--mesh", "team", "launch", "--name", "a", "--", "--json", "-p", "hi"]).unwrap();
+        assert_eq!(cli.global.mesh.as_deref(), Some("team"));
+        assert!(!cli.global.json);
+        match cli.command {
+            Some(Command::Launch { name, claude_args }) => {
+                assert_eq!(name.as_deref(), Some("a"));
+                assert_eq!(claude_args, vec!["--json", "-p", "hi"]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

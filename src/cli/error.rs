@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use crate::claude::ClaudeError;
 use crate::client::{ClientError, ResolveError};
 use crate::config::ConfigError;
 use crate::i18n::{self, Arg, Lang};
@@ -19,6 +20,7 @@ pub(crate) enum Exit {
     AlreadyExists = 6,
     Forbidden = 7,
     Internal = 8,
+    ClaudeMissing = 9,
 }
 
 impl Exit {
@@ -86,6 +88,46 @@ impl From<ConfigError> for CliError {
                 .arg("path", path.display().to_string())
                 .arg("detail", source.to_string())
                 .hint("hint-check-disk"),
+        }
+    }
+}
+
+impl From<ClaudeError> for CliError {
+    fn from(e: ClaudeError) -> Self {
+        match e {
+            ClaudeError::NoHome => {
+                CliError::new(Exit::InvalidArgs, "no_home", "err-claude-no-home").hint("hint-set-home-claude")
+            }
+            ClaudeError::Malformed { path, detail } => {
+                CliError::new(Exit::InvalidArgs, "claude_config_invalid", "err-claude-config-malformed")
+                    .arg("path", path.display().to_string())
+                    .arg("detail", detail)
+                    .hint("hint-fix-json")
+            }
+            ClaudeError::WrongShape { path, pointer, expected } => {
+                CliError::new(Exit::InvalidArgs, "claude_config_invalid", "err-claude-config-shape")
+                    .arg("path", path.display().to_string())
+                    .arg("pointer", pointer)
+                    .arg("expected", expected)
+                    .hint("hint-fix-json")
+            }
+            ClaudeError::Io { path, source } => CliError::new(Exit::Internal, "io", "err-local-io")
+                .arg("path", path.display().to_string())
+                .arg("detail", source.to_string())
+                .hint("hint-check-disk"),
+            ClaudeError::Busy { path } => CliError::new(Exit::Internal, "io", "err-claude-config-busy")
+                .arg("path", path.display().to_string())
+                .hint("hint-retry"),
+            ClaudeError::ClaudeNotFound => {
+                CliError::new(Exit::ClaudeMissing, "claude_not_found", "err-claude-not-found")
+                    .hint("hint-install-claude")
+            }
+            ClaudeError::Exec { path, source } => {
+                CliError::new(Exit::ClaudeMissing, "claude_not_found", "err-claude-exec")
+                    .arg("path", path.display().to_string())
+                    .arg("detail", source.to_string())
+                    .hint("hint-install-claude")
+            }
         }
     }
 }
@@ -265,6 +307,9 @@ mod tests {
         let missing = ResolveError::NoSuchPeer { name: "x".into(), closest: vec!["y".into()] };
         assert_eq!(CliError::from(ClientError::Resolve(missing)).exit, Exit::NotFound);
         assert_eq!(CliError::from(ConfigError::NoHome).exit, Exit::InvalidArgs);
+        assert_eq!(CliError::from(ClaudeError::ClaudeNotFound).exit as u8, 9);
+        let malformed = ClaudeError::Malformed { path: "/h/.claude.json".into(), detail: "EOF".into() };
+        assert_eq!(CliError::from(malformed).exit, Exit::InvalidArgs);
     }
 
     #[test]

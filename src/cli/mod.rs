@@ -4,10 +4,12 @@
 mod args;
 mod claude_verbs;
 mod context;
+mod daemon_verbs;
 mod error;
 mod live;
 mod membership;
 mod messaging;
+mod warm;
 
 use std::process::ExitCode;
 
@@ -15,6 +17,7 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 use crate::config::Env;
+use crate::daemon::DaemonAction;
 use crate::i18n::{self, Lang};
 use crate::output::{Printer, icon};
 use crate::proto::Invite;
@@ -36,13 +39,24 @@ pub(crate) fn main() -> ExitCode {
         Err(e) => return clap_failure(&e, wants_json, env.no_color),
     };
 
-    let is_broker = matches!(cli.command, Some(Command::Broker(_)));
-    init_logging(env.log_filter.as_deref(), if is_broker { "info" } else { "warn" });
+    let is_server = matches!(cli.command, Some(Command::Broker(_) | Command::Daemon(_)));
+    init_logging(env.log_filter.as_deref(), if is_server { "info" } else { "warn" });
     if let Some(Command::Broker(broker_args)) = cli.command {
         return run_broker(broker_args, &env);
     }
     if let Some(Command::Mcp(mcp_args)) = cli.command {
         return crate::mcp::run(mcp_args, &env, cli.global.mesh);
+    }
+    if let Some(Command::Daemon(crate::daemon::DaemonArgs { action: None | Some(DaemonAction::Run { .. }) })) =
+        &cli.command
+    {
+        let (wait_lock, build) = match &cli.command {
+            Some(Command::Daemon(crate::daemon::DaemonArgs { action: Some(DaemonAction::Run { wait_lock, build }) })) => {
+                (*wait_lock, build.clone())
+            }
+            _ => (false, None),
+        };
+        return run_daemon(&env, wait_lock, build);
     }
 
     if let Some(Command::Hook { event }) = cli.command {
@@ -52,7 +66,9 @@ pub(crate) fn main() -> ExitCode {
     let printer = Printer::new(cli.global.json, env.no_color);
     let command = match cli.command {
         Some(command) => command,
-        None if claude_verbs::bare_launches(&env, &cli.global) => Command::Launch { name: None, claude_args: Vec::new() },
+        None if claude_verbs::bare_launches(&env, &cli.global) => {
+            Command::Launch { name: None, claude_args: Vec::new() }
+        }
         None => {
             print_short_help(&printer);
             return ExitCode::SUCCESS;
@@ -73,6 +89,23 @@ fn init_logging(filter: Option<&str>, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter.unwrap_or(default))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// `claudemesh daemon [run]`: serves `$CLAUDEMESH_HOME` in the foreground; logs go to stderr (the starter points
+/// stderr at `logs/daemon.log`).
+fn run_daemon(env: &Env, wait_lock: bool, build: Option<String>) -> ExitCode {
+    let printer = Printer::new(false, env.no_color);
+    let Some(home) = env.home_dir() else {
+        let e = CliError::from(crate::config::ConfigError::NoHome);
+        return report(&printer, &e);
+    };
+    match crate::daemon::run(home, wait_lock, build) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            printer.error("daemon", &e.to_string(), None);
+            Exit::Internal.code()
+        }
+    }
 }
 
 /// `claudemesh broker`: its data defaults to `$CLAUDEMESH_HOME/broker`.
@@ -117,6 +150,8 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Uninstall => claude_verbs::uninstall(ctx),
         Command::Launch { name, claude_args } => claude_verbs::launch(ctx, name.as_deref(), &claude_args),
         Command::Hook { .. } => Err(CliError::internal("hook dispatched as a verb")),
+        Command::Daemon(crate::daemon::DaemonArgs { action: Some(DaemonAction::Status) }) => daemon_verbs::status(ctx),
+        Command::Daemon(crate::daemon::DaemonArgs { action: Some(DaemonAction::Stop) }) => daemon_verbs::stop(ctx),
         Command::Daemon(_) | Command::Mcp(_) => Err(CliError::internal("long-running role dispatched as a verb")),
     }
 }

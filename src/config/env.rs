@@ -38,6 +38,10 @@ pub(crate) struct Env {
     /// Names of inherited Claude Code session variables (`CLAUDECODE`, `CLAUDE_PID`, `CLAUDE_CODE_*`) that
     /// `launch` removes before it execs `claude`.
     pub claude_session_vars: Vec<String>,
+    /// `CLAUDE_CONFIG_DIR`: replaces `~/.claude` for Claude Code's settings and skills, and holds its `.claude.json`.
+    pub claude_config_dir: Option<PathBuf>,
+    /// `PATH`: where `launch` looks for `claude`.
+    pub path: Option<String>,
 }
 
 impl Env {
@@ -69,6 +73,8 @@ impl Env {
             messaging_socket: get("CLAUDE_CODE_MESSAGING_SOCKET").map(PathBuf::from),
             messaging_token: get("CLAUDE_CODE_MESSAGING_TOKEN"),
             claude_session_vars: Vec::new(),
+            claude_config_dir: get("CLAUDE_CONFIG_DIR").map(PathBuf::from),
+            path: get("PATH"),
         }
     }
 

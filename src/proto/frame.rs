@@ -17,6 +17,9 @@ pub(crate) enum Incoming {
 }
 
 /// Decodes one frame. On failure returns the id (if one could be read) and the error to answer with.
+// serde_json's `preserve_order` (needed to edit Claude Code's files without reordering them) makes `Value` larger;
+// the error path is rare and answered at once, so it stays unboxed.
+#[allow(clippy::result_large_err)]
 pub(crate) fn decode_frame(text: &str) -> Result<Incoming, (Value, RpcError)> {
     let value: Value = serde_json::from_str(text)
         .map_err(|e| (Value::Null, RpcError::new(ErrorCode::ParseError, format!("invalid JSON: {e}"))))?;
