@@ -41,6 +41,8 @@ fn inbox_follow_prints_queued_and_live_messages_as_json_lines() {
 fn a_message_past_its_ttl_is_reported_expired() {
     let broker = Broker::start();
     let pair = mesh_of_two(&broker);
+    // bob is offline: his daemon (which would take the message at once) is stopped.
+    pair.bob.json(&["daemon", "stop"]);
     let sent = pair.alice.json(&["send", "bob", "short-lived", "--ttl", "1s"]);
     let id = sent["id"].as_str().expect("id").to_string();
     let mut last = Value::Null;

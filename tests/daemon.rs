@@ -71,9 +71,7 @@ fn status_and_stop_report_and_end_the_daemon() {
     let links = status["links"].as_array().expect("links");
     assert!(links.iter().any(|l| l["mesh"] == "solo" && l["session"] == "cli"), "{status}");
     assert!(
-        wait_until(Duration::from_secs(5), || {
-            home.json(&["daemon", "status"])["links"][0]["connected"] == true
-        }),
+        wait_until(Duration::from_secs(5), || { home.json(&["daemon", "status"])["links"][0]["connected"] == true }),
         "the link never connected"
     );
     // The socket is private.
@@ -229,7 +227,14 @@ fn a_resumed_claude_session_keeps_its_peer_identity_and_its_queue() {
     let as_session = |args: &[&str]| -> Value {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
-        let out = pair.bob.cmd().env("CLAUDE_CODE_SESSION_ID", session).env("CLAUDEMESH_NAME", "bob-claude").args(&all).output().unwrap();
+        let out = pair
+            .bob
+            .cmd()
+            .env("CLAUDE_CODE_SESSION_ID", session)
+            .env("CLAUDEMESH_NAME", "bob-claude")
+            .args(&all)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", describe(&out));
         serde_json::from_slice(&out.stdout).unwrap()
     };

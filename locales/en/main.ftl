@@ -175,6 +175,17 @@ status-via = via { $via ->
    *[other] { $via }
 } · { $ago }
 
+# daemon and warm path
+send-queued = Queued: the broker at { $broker } cannot be reached right now.
+send-queued-details = id { $id } · it goes out, in order, as soon as the broker is back
+status-outbox = { $id } is still in this machine's outbox: the broker at { $broker } has not taken it yet.
+warn-daemon-reconnecting = Lost the claudemesh daemon; reconnecting.
+daemon-not-running = The claudemesh daemon is not running.
+daemon-starts-on-demand = It starts by itself with the next claudemesh command.
+daemon-running = Daemon { $version } running (pid { $pid }), { $outbox } queued to send.
+daemon-embedded = embedded broker { $url }
+daemon-stopped = Daemon stopped (pid { $pid }).
+
 # claude integration
 install-done = claudemesh is installed in Claude Code: MCP server, skill and hooks.
 install-already = claudemesh is already installed in Claude Code; nothing changed.

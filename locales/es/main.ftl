@@ -175,6 +175,17 @@ status-via = por { $via ->
    *[other] { $via }
 } · { $ago }
 
+# daemon and warm path
+send-queued = En cola: ahora mismo no se puede contactar con el broker en { $broker }.
+send-queued-details = id { $id } · saldrá, en orden, en cuanto el broker vuelva
+status-outbox = { $id } sigue en la bandeja de salida de esta máquina: el broker en { $broker } aún no lo ha recibido.
+warn-daemon-reconnecting = Se perdió la conexión con el daemon de claudemesh; reconectando.
+daemon-not-running = El daemon de claudemesh no está en marcha.
+daemon-starts-on-demand = Arranca solo con el siguiente comando de claudemesh.
+daemon-running = Daemon { $version } en marcha (pid { $pid }), { $outbox } en cola para enviar.
+daemon-embedded = broker integrado { $url }
+daemon-stopped = Daemon detenido (pid { $pid }).
+
 # claude integration
 install-done = claudemesh está instalado en Claude Code: servidor MCP, skill y hooks.
 install-already = claudemesh ya está instalado en Claude Code; no ha cambiado nada.

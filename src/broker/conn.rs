@@ -596,6 +596,11 @@ impl Conn {
         if let Some(a) = &mut self.auth {
             a.mesh_name = p.name.clone();
         }
+        // Everyone's client keeps the mesh's name locally; tell them.
+        if let Some(a) = &self.auth {
+            let note = proto::encode_notification(method::MESH_RENAMED, &json!({ "name": p.name }));
+            self.shared.hub.broadcast(&a.mesh, Some(&a.peer), &note);
+        }
         Ok(json!({ "name": p.name }))
     }
 

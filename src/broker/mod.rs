@@ -4,6 +4,7 @@
 
 mod conn;
 mod db;
+mod embedded;
 mod hub;
 mod metrics;
 mod ratelimit;
@@ -23,6 +24,7 @@ use axum::routing::get;
 use tokio::sync::watch;
 
 pub(crate) use db::Durability;
+pub(crate) use embedded::serve_embedded;
 
 /// `claudemesh broker` flags.
 #[derive(Debug, Clone, clap::Args)]

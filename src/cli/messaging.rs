@@ -3,9 +3,10 @@
 use std::io::Read;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::client::{ClientError, check_body};
+use crate::client::{ClientError, SendReport, check_body};
 use crate::config::MeshEntry;
 use crate::i18n::{t, t_args};
 use crate::output::{self, Role as Paint, icon, table};
@@ -20,6 +21,7 @@ use super::context::{Ctx, now_ms, runtime};
 use super::error::{CliError, Exit};
 use super::live::Live;
 use super::membership::open_inbox;
+use super::warm;
 
 /// How long `inbox` waits for the broker to push the backlog.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(10);
@@ -89,28 +91,34 @@ pub(crate) fn send(
     };
     let config = ctx.load_config()?;
     let entry = ctx.select_mesh(&config, None)?;
-    let inbox = open_inbox(ctx)?;
-    let report = runtime()?.block_on(async {
-        let mut live = Live::connect(ctx, entry, inbox, false).await?;
-        let report = live.session.send_text(to, &body, priority, ttl.map(|d| d.as_secs())).await?;
-        live.finish().await?;
-        Ok::<_, CliError>(report)
-    })?;
+    let rt = runtime()?;
+    let report: Sent = match rt.block_on(warm::connect(ctx)) {
+        Some(mut local) => {
+            let params = json!({ "mesh": entry.slug, "to": to, "body": body, "priority": priority,
+                                 "ttl_secs": ttl.map(|d| d.as_secs()) });
+            rt.block_on(warm::call(&mut local, "message.send", &params))?
+        }
+        None => {
+            let inbox = open_inbox(ctx)?;
+            let report = rt.block_on(async {
+                let mut live = Live::connect(ctx, entry, inbox, false).await?;
+                let report = live.session.send_text(to, &body, priority, ttl.map(|d| d.as_secs())).await?;
+                live.finish().await?;
+                Ok::<_, CliError>(report)
+            })?;
+            Sent::from(report)
+        }
+    };
     for name in &report.skipped {
         ctx.out.warn(&t_args("warn-skipped-unattested", &[("name", name.as_str().into())]));
     }
     if ctx.out.json {
-        let recipients: Vec<Value> =
-            report.recipients.iter().map(|(id, name)| json!({ "id": id, "name": name })).collect();
-        ctx.out.json(json!({
-            "id": report.id,
-            "to": report.to,
-            "recipients": recipients,
-            "skipped": report.skipped,
-            "accepted": report.accepted,
-            "duplicates": report.duplicates,
-            "expires_at_ms": report.expires_at_ms,
-        }));
+        ctx.out.json(serde_json::to_value(&report).map_err(CliError::internal)?);
+        return Ok(());
+    }
+    if report.queued {
+        ctx.out.success(&t_args("send-queued", &[("broker", entry.broker.as_str().into())]));
+        ctx.out.line(&format!("  {}", t_args("send-queued-details", &[("id", report.id.as_str().into())])));
         return Ok(());
     }
     ctx.out.success(&t("send-done"));
@@ -127,6 +135,41 @@ pub(crate) fn send(
     ));
     ctx.out.next_step(&t_args("send-next", &[("id", report.id.as_str().into())]));
     Ok(())
+}
+
+/// What `send` reports, warm or direct (the JSON shape of `send --json`).
+#[derive(Debug, Serialize, Deserialize)]
+struct Sent {
+    id: String,
+    to: String,
+    recipients: Vec<Recipient>,
+    skipped: Vec<String>,
+    accepted: u64,
+    duplicates: u64,
+    expires_at_ms: u64,
+    /// Accepted into the outbox because the broker cannot be reached; it goes out in order later.
+    queued: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Recipient {
+    id: String,
+    name: String,
+}
+
+impl From<SendReport> for Sent {
+    fn from(r: SendReport) -> Self {
+        Self {
+            id: r.id.to_string(),
+            to: r.to,
+            recipients: r.recipients.into_iter().map(|(id, name)| Recipient { id: id.to_string(), name }).collect(),
+            skipped: r.skipped,
+            accepted: r.accepted,
+            duplicates: r.duplicates,
+            expires_at_ms: r.expires_at_ms,
+            queued: false,
+        }
+    }
 }
 
 fn print_messages(ctx: &Ctx, rows: &[StoredMessage], as_lines: bool) {
@@ -160,11 +203,15 @@ fn print_messages(ctx: &Ctx, rows: &[StoredMessage], as_lines: bool) {
 pub(crate) fn inbox(ctx: &Ctx, unread: bool, follow: bool) -> Result<(), CliError> {
     let config = ctx.load_config()?;
     let entry = ctx.select_mesh(&config, None)?;
+    let rt = runtime()?;
+    if let Some(mut local) = rt.block_on(warm::connect(ctx)) {
+        return warm_inbox(ctx, &rt, &mut local, entry, unread, follow);
+    }
     if follow {
+        drop(rt);
         return follow_inbox(ctx, entry, unread);
     }
     let inbox = open_inbox(ctx)?;
-    let rt = runtime()?;
     let (mut inbox, synced) = rt.block_on(async {
         match Live::connect(ctx, entry, inbox, true).await {
             Ok(mut live) => {
@@ -193,6 +240,147 @@ pub(crate) fn inbox(ctx: &Ctx, unread: bool, follow: bool) -> Result<(), CliErro
     }
     inbox.mark_read(&unread_seqs, now_ms())?;
     Ok(())
+}
+
+/// One message as the daemon sends it (`inbox.list`, `inbox.message`).
+#[derive(Deserialize)]
+struct WarmMessage {
+    mesh_id: String,
+    seq: i64,
+    id: String,
+    from: WarmSender,
+    to: String,
+    priority: String,
+    kind: String,
+    body: String,
+    sent_at_ms: u64,
+    received_at_ms: u64,
+    read: bool,
+    surfaced_via: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WarmSender {
+    id: String,
+    name: String,
+    member: String,
+}
+
+impl WarmMessage {
+    fn into_stored(self, session: &str) -> StoredMessage {
+        StoredMessage {
+            seq: self.seq,
+            msg: crate::store::NewMessage {
+                mesh_id: self.mesh_id,
+                session: session.to_string(),
+                msg_id: self.id,
+                from_key: self.from.id,
+                from_name: self.from.name,
+                from_member: self.from.member,
+                to_spec: self.to,
+                priority: self.priority,
+                kind: self.kind,
+                sent_at_ms: self.sent_at_ms,
+                received_at_ms: self.received_at_ms,
+                body: self.body,
+            },
+            read_at_ms: self.read.then_some(0),
+            surfaced_at_ms: None,
+            surfaced_via: self.surfaced_via,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WarmInbox {
+    synced: bool,
+    messages: Vec<WarmMessage>,
+}
+
+/// `inbox` through the daemon: it keeps the inbox in step with the broker all the time, so listing is local.
+fn warm_inbox(
+    ctx: &Ctx,
+    rt: &tokio::runtime::Runtime,
+    local: &mut crate::client::local::LocalClient,
+    entry: &MeshEntry,
+    unread: bool,
+    follow: bool,
+) -> Result<(), CliError> {
+    let sid = ctx.session_id();
+    let params = json!({ "mesh": entry.slug, "filter": if unread { "unread" } else { "all" }, "mark_read": true });
+    let listed: WarmInbox = rt.block_on(warm::call(local, "inbox.list", &params))?;
+    if !listed.synced {
+        ctx.out.warn(&t_args("warn-inbox-offline", &[("broker", entry.broker.as_str().into())]));
+    }
+    let rows: Vec<StoredMessage> = listed.messages.into_iter().map(|m| m.into_stored(&sid)).collect();
+    if !follow {
+        if ctx.out.json {
+            let messages: Vec<Value> = rows.iter().map(message_json).collect();
+            ctx.out.json(json!({ "mesh": entry.slug, "synced": listed.synced, "messages": messages }));
+        } else if rows.is_empty() {
+            let id = if unread { "inbox-empty-unread" } else { "inbox-empty" };
+            ctx.out.line(&t_args(id, &[("mesh", entry.name.as_str().into())]));
+        } else {
+            print_messages(ctx, &rows, false);
+        }
+        return Ok(());
+    }
+    print_messages(ctx, &rows, true);
+    let mut after = rows.iter().map(|m| m.seq).max();
+    rt.block_on(async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        let mut wait = RECONNECT_MIN;
+        let mut client: Option<crate::client::local::LocalClient> = None;
+        loop {
+            let conn = match client.as_mut() {
+                Some(c) => c,
+                None => {
+                    let connected = match warm::connect(ctx).await {
+                        Some(mut c) => {
+                            let params = json!({ "mesh": entry.slug, "after_seq": after, "mark_read": true });
+                            match warm::call::<_, Value>(&mut c, "inbox.subscribe", &params).await {
+                                Ok(_) => Some(c),
+                                Err(e) => return Err(e),
+                            }
+                        }
+                        None => None,
+                    };
+                    match connected {
+                        Some(c) => {
+                            wait = RECONNECT_MIN;
+                            client.insert(c)
+                        }
+                        None => {
+                            tokio::select! {
+                                _ = tokio::time::sleep(wait) => {}
+                                _ = &mut ctrl_c => return Ok(()),
+                            }
+                            wait = (wait * 2).min(RECONNECT_MAX);
+                            continue;
+                        }
+                    }
+                }
+            };
+            tokio::select! {
+                note = conn.next_notification() => match note {
+                    Some((m, params)) if m == "inbox.message" => {
+                        if let Ok(msg) = serde_json::from_value::<WarmMessage>(params) {
+                            let row = msg.into_stored(&sid);
+                            after = Some(after.unwrap_or(0).max(row.seq));
+                            print_messages(ctx, std::slice::from_ref(&row), true);
+                        }
+                    }
+                    Some(_) => {}
+                    None => {
+                        ctx.out.warn(&t("warn-daemon-reconnecting"));
+                        client = None;
+                    }
+                },
+                _ = &mut ctrl_c => return Ok(()),
+            }
+        }
+    })
 }
 
 fn follow_inbox(ctx: &Ctx, entry: &MeshEntry, unread: bool) -> Result<(), CliError> {
@@ -269,18 +457,34 @@ async fn show_and_mark(
     Ok(last)
 }
 
+/// The daemon's `peer.list` answer.
+#[derive(Deserialize)]
+struct WarmPeers {
+    me: KeyHex,
+    peers: Vec<PeerInfo>,
+}
+
 /// `claudemesh peers`
 pub(crate) fn peers(ctx: &Ctx) -> Result<(), CliError> {
     let config = ctx.load_config()?;
     let entry = ctx.select_mesh(&config, None)?;
-    let inbox = open_inbox(ctx)?;
-    let (mut peers, me) = runtime()?.block_on(async {
-        let mut live = Live::connect(ctx, entry, inbox, false).await?;
-        let peers = live.session.peers().await?;
-        let me = live.session.identity().session_key();
-        live.finish().await?;
-        Ok::<_, CliError>((peers, me))
-    })?;
+    let rt = runtime()?;
+    let (mut peers, me) = match rt.block_on(warm::connect(ctx)) {
+        Some(mut local) => {
+            let r: WarmPeers = rt.block_on(warm::call(&mut local, "peer.list", &json!({ "mesh": entry.slug })))?;
+            (r.peers, r.me)
+        }
+        None => {
+            let inbox = open_inbox(ctx)?;
+            rt.block_on(async {
+                let mut live = Live::connect(ctx, entry, inbox, false).await?;
+                let peers = live.session.peers().await?;
+                let me = live.session.identity().session_key();
+                live.finish().await?;
+                Ok::<_, CliError>((peers, me))
+            })?
+        }
+    };
     if ctx.out.json {
         let list: Vec<Value> = peers.iter().map(|p| peer_json(p, &me)).collect();
         ctx.out.json(json!({ "mesh": entry.slug, "peers": list }));
@@ -313,13 +517,26 @@ pub(crate) fn msg_status(ctx: &Ctx, id: &str) -> Result<(), CliError> {
         .map_err(|_| CliError::invalid("err-bad-message-id").arg("id", id).hint("hint-message-id"))?;
     let config = ctx.load_config()?;
     let entry = ctx.select_mesh(&config, None)?;
-    let inbox = open_inbox(ctx)?;
-    let status: StatusResult = runtime()?.block_on(async {
-        let mut live = Live::connect(ctx, entry, inbox, false).await?;
-        let status = live.session.call_retrying(method::MESSAGE_STATUS, &StatusParams { id }).await?;
-        live.finish().await?;
-        Ok::<_, CliError>(status)
-    })?;
+    let rt = runtime()?;
+    let status: StatusResult = match rt.block_on(warm::connect(ctx)) {
+        Some(mut local) => {
+            let params = json!({ "mesh": entry.slug, "id": id });
+            let value: Value = rt.block_on(warm::call(&mut local, method::MESSAGE_STATUS, &params))?;
+            if value.get("local").and_then(Value::as_str) == Some("outbox") {
+                return print_outboxed(ctx, value, &entry.broker);
+            }
+            serde_json::from_value(value).map_err(CliError::internal)?
+        }
+        None => {
+            let inbox = open_inbox(ctx)?;
+            rt.block_on(async {
+                let mut live = Live::connect(ctx, entry, inbox, false).await?;
+                let status = live.session.call_retrying(method::MESSAGE_STATUS, &StatusParams { id }).await?;
+                live.finish().await?;
+                Ok::<_, CliError>(status)
+            })?
+        }
+    };
     if ctx.out.json {
         ctx.out.json(serde_json::to_value(&status).map_err(CliError::internal)?);
         return Ok(());
@@ -373,18 +590,47 @@ pub(crate) fn msg_status(ctx: &Ctx, id: &str) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A message still in this machine's outbox (the broker has not taken it yet).
+fn print_outboxed(ctx: &Ctx, value: Value, broker: &str) -> Result<(), CliError> {
+    if ctx.out.json {
+        ctx.out.json(value);
+    } else {
+        let id = value.get("id").and_then(Value::as_str).unwrap_or_default();
+        ctx.out.line(&format!(
+            "{} {}",
+            ctx.out.paint(Paint::Muted, icon::BULLET),
+            t_args("status-outbox", &[("id", id.into()), ("broker", broker.into())])
+        ));
+    }
+    Ok(())
+}
+
 /// Runs one presence or group call and prints the caller's updated peer.
 fn update_self<P: serde::Serialize>(ctx: &Ctx, method: &str, params: P, done: String) -> Result<(), CliError> {
     let config = ctx.load_config()?;
     let entry = ctx.select_mesh(&config, None)?;
-    let inbox = open_inbox(ctx)?;
-    let (result, me) = runtime()?.block_on(async {
-        let mut live = Live::connect(ctx, entry, inbox, false).await?;
-        let result: PeerResult = live.session.call_retrying(method, &params).await?;
-        let me = live.session.identity().session_key();
-        live.finish().await?;
-        Ok::<_, CliError>((result, me))
-    })?;
+    let rt = runtime()?;
+    let (result, me) = match rt.block_on(warm::connect(ctx)) {
+        Some(mut local) => {
+            let mut params = serde_json::to_value(&params).map_err(CliError::internal)?;
+            if let Some(obj) = params.as_object_mut() {
+                obj.insert("mesh".into(), Value::String(entry.slug.clone()));
+            }
+            let result: PeerResult = rt.block_on(warm::call(&mut local, method, &params))?;
+            let me = result.peer.id;
+            (result, me)
+        }
+        None => {
+            let inbox = open_inbox(ctx)?;
+            rt.block_on(async {
+                let mut live = Live::connect(ctx, entry, inbox, false).await?;
+                let result: PeerResult = live.session.call_retrying(method, &params).await?;
+                let me = live.session.identity().session_key();
+                live.finish().await?;
+                Ok::<_, CliError>((result, me))
+            })?
+        }
+    };
     if ctx.out.json {
         ctx.out.json(json!({ "peer": peer_json(&result.peer, &me) }));
     } else {

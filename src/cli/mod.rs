@@ -51,9 +51,9 @@ pub(crate) fn main() -> ExitCode {
         &cli.command
     {
         let (wait_lock, build) = match &cli.command {
-            Some(Command::Daemon(crate::daemon::DaemonArgs { action: Some(DaemonAction::Run { wait_lock, build }) })) => {
-                (*wait_lock, build.clone())
-            }
+            Some(Command::Daemon(crate::daemon::DaemonArgs {
+                action: Some(DaemonAction::Run { wait_lock, build }),
+            })) => (*wait_lock, build.clone()),
             _ => (false, None),
         };
         return run_daemon(&env, wait_lock, build);

@@ -2,7 +2,7 @@
 //! jitter, stores every delivery in the inbox before acknowledging it, fans new messages out to local
 //! subscribers, drains the session's outbox in order, and runs calls for the local API.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,10 +21,14 @@ const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// A link of a Claude Code session closes after this long without use or subscribers (the `cli` link stays).
 const IDLE: Duration = Duration::from_secs(120);
+/// A disconnected link retries at once for a verb, but not more often than this.
+const RETRY_ON_DEMAND: Duration = Duration::from_millis(50);
 /// Most delivery ids in one `message.ack`.
 const MAX_ACK_IDS: usize = 4096;
 /// New messages buffered per subscriber before it must catch up from the store.
 const FANOUT: usize = 1024;
+/// Outcomes of sends nobody was waiting for yet (a flush on reconnect can overtake the verb that queued them).
+const RECENT: usize = 256;
 
 /// What `flush_for` learned about one queued send.
 #[derive(Debug)]
@@ -165,10 +169,12 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
         retry_at: Instant::now(),
         synced_waiters: Vec::new(),
         send_waiters: HashMap::new(),
+        recent: VecDeque::new(),
         receipts: Vec::new(),
         deliveries,
         status: status_tx,
         last_used: Instant::now(),
+        last_attempt: Instant::now(),
     };
     tokio::spawn(link.run(rx, stop_rx));
     handle
@@ -184,10 +190,12 @@ struct Link {
     retry_at: Instant,
     synced_waiters: Vec<oneshot::Sender<bool>>,
     send_waiters: HashMap<String, oneshot::Sender<SendOutcome>>,
+    recent: VecDeque<(String, Result<SendReport, crate::proto::RpcError>)>,
     receipts: Vec<(Vec<String>, &'static str, String)>,
     deliveries: broadcast::Sender<Arc<StoredMessage>>,
     status: watch::Sender<LinkStatus>,
     last_used: Instant,
+    last_attempt: Instant,
 }
 
 impl Link {
@@ -239,6 +247,7 @@ impl Link {
 
     /// Opens (or reopens) the connection; on failure schedules the next try.
     async fn connect(&mut self) {
+        self.last_attempt = Instant::now();
         let result = match self.conn.as_mut() {
             Some(conn) => conn.reconnect().await,
             None => match self.spec.daemon.identity(&self.spec.entry, &self.spec.session, self.spec.name.as_deref()) {
@@ -251,6 +260,11 @@ impl Link {
         match result {
             Ok(()) => {
                 tracing::info!(mesh = %self.spec.entry.slug, session = %self.spec.session, "link connected");
+                if let Some(conn) = &self.conn {
+                    let hello = conn.hello();
+                    let role = hello.peer.role.as_str();
+                    self.spec.daemon.refresh_entry(&self.spec.entry.id, Some(&hello.mesh.name), Some(role));
+                }
                 self.connected = true;
                 self.synced = false;
                 self.peers = None;
@@ -282,6 +296,11 @@ impl Link {
     }
 
     async fn handle(&mut self, cmd: Cmd) {
+        // A verb asking is a reason to try now rather than wait out the backoff (at most a few times a second).
+        let wants_broker = !matches!(cmd, Cmd::Receipt { .. });
+        if wants_broker && !self.connected && self.last_attempt.elapsed() > RETRY_ON_DEMAND {
+            self.connect().await;
+        }
         match cmd {
             Cmd::Call { method, params, reply } => {
                 let result = match self.conn.as_mut() {
@@ -369,16 +388,31 @@ impl Link {
                 Err(e) => tracing::warn!(error = %e, "cannot read the outbox"),
             }
         }
-        // Whatever is still waiting stays queued.
-        for (_, w) in self.send_waiters.drain() {
-            let _ = w.send(SendOutcome::Queued);
+        // A waiter whose send an earlier flush finished gets that outcome; whatever else waits stays queued.
+        for (id, w) in self.send_waiters.drain() {
+            let outcome = match self.recent.iter().find(|(r, _)| *r == id) {
+                Some((_, Ok(report))) => SendOutcome::Sent(report.clone()),
+                Some((_, Err(rpc))) => SendOutcome::Failed(crate::client::local::error_from_rpc(rpc.clone())),
+                None => SendOutcome::Queued,
+            };
+            let _ = w.send(outcome);
         }
     }
 
     fn answer(&mut self, msg_id: &str, outcome: SendOutcome) {
         if let Some(w) = self.send_waiters.remove(msg_id) {
             let _ = w.send(outcome);
+            return;
         }
+        let kept = match outcome {
+            SendOutcome::Sent(report) => Ok(report),
+            SendOutcome::Failed(e) => Err(crate::client::local::error_to_rpc(&e)),
+            SendOutcome::Queued => return,
+        };
+        if self.recent.len() >= RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((msg_id.to_string(), kept));
     }
 
     async fn send_row(&mut self, row: &OutboxRow) -> Result<SendReport, ClientError> {
@@ -433,6 +467,10 @@ impl Link {
                     }
                 }
                 Event::Notification { method: m, .. } if m.starts_with("peer.") => self.peers = None,
+                Event::Notification { method: m, params } if m == method::MESH_RENAMED => {
+                    let name = params.get("name").and_then(Value::as_str);
+                    self.spec.daemon.refresh_entry(&self.spec.entry.id, name, None);
+                }
                 Event::Notification { .. } => {}
                 Event::Closed { code, reason, .. } => self.on_closed(code, reason),
             }

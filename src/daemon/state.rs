@@ -140,6 +140,24 @@ impl Daemon {
         }
     }
 
+    /// Keeps the local entry's mesh name and role as the broker reports them.
+    pub(super) fn refresh_entry(&self, mesh_id: &str, name: Option<&str>, role: Option<&str>) {
+        let Ok(mut config) = Config::load(&self.home) else { return };
+        let Some(entry) = config.by_id_mut(mesh_id) else { return };
+        let mut changed = false;
+        if let Some(n) = name.filter(|n| *n != entry.name) {
+            entry.name = n.to_string();
+            changed = true;
+        }
+        if let Some(r) = role.filter(|r| *r != entry.role) {
+            entry.role = r.to_string();
+            changed = true;
+        }
+        if changed && let Err(e) = config.save(&self.home) {
+            tracing::warn!(error = %e, "cannot update config.toml");
+        }
+    }
+
     /// The identity of a local session in a mesh (its key is created on first use and kept).
     pub(super) fn identity(
         &self,

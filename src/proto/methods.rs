@@ -32,6 +32,7 @@ pub(crate) mod method {
     pub(crate) const PEER_JOINED: &str = "peer.joined";
     pub(crate) const PEER_LEFT: &str = "peer.left";
     pub(crate) const PEER_UPDATED: &str = "peer.updated";
+    pub(crate) const MESH_RENAMED: &str = "mesh.renamed";
 }
 
 // ---- shared types -------------------------------------------------------------------------------------------
