@@ -1,15 +1,19 @@
 //! `claudemesh launch` (and bare `claudemesh`) with a fake `claude` first on PATH that records its argv and
 //! environment: the channel flag comes first, the user's arguments follow in order, inherited Claude Code session
-//! variables are gone, user settings stay, the mesh variables are set; a missing `claude` exits 9.
+//! variables are gone, user settings stay, the mesh variables are set; a missing `claude` exits 9. Then the hooks
+//! the launched session runs: turns reach the daemon, SessionStart reports unread messages, nothing ever fails.
 
 mod support;
 
 use std::fs;
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
-use support::{Broker, Home, describe, stderr};
+use serde_json::Value;
+use support::{Broker, Home, describe, mesh_of_two, stderr, wait_until};
 
 const FLAG: &str = "--dangerously-load-development-channels=server:claudemesh";
 
@@ -227,4 +231,93 @@ fn launch_starts_the_daemon_before_claude() {
     let status = scene.cmd().env_remove("CLAUDEMESH_NO_DAEMON").args(["--json", "daemon", "status"]).output().unwrap();
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("daemon status JSON");
     assert_eq!(status["running"], true, "{status}");
+}
+
+/// Runs `claudemesh hook <event>` in `home` with `input` on stdin, as Claude Code does.
+fn hook(home: &Home, event: &str, input: &str) -> Output {
+    let mut child = home
+        .cmd()
+        .args(["hook", event])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn claudemesh hook");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write hook input");
+    child.wait_with_output().expect("hook output")
+}
+
+fn session_input(event: &str) -> String {
+    format!(
+        r#"{{"session_id":"0f0e0d0c-hook-test","transcript_path":"/t.jsonl","cwd":"/p","hook_event_name":"{event}"}}"#
+    )
+}
+
+#[test]
+fn hooks_exit_0_quickly_and_quietly_without_a_mesh_a_daemon_or_valid_input() {
+    let home = Home::new();
+    for (event, input) in [("prompt", "not json"), ("stop", ""), ("session-start", &*session_input("SessionStart"))] {
+        let started = Instant::now();
+        let out = hook(&home, event, input);
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        assert!(out.stdout.is_empty(), "{}", describe(&out));
+        assert!(started.elapsed() < Duration::from_secs(3), "hook {event} took {:?}", started.elapsed());
+    }
+
+    // A mesh but no daemon: hooks never start one.
+    let broker = Broker::start();
+    home.json(&["new", "team", "--broker", &broker.url(), "--name", "alice"]);
+    let _ = home.cmd().args(["daemon", "stop"]).output();
+    let out = hook(&home, "prompt", &session_input("UserPromptSubmit"));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{}", describe(&out));
+    assert_eq!(home.json(&["daemon", "status"])["running"], false, "a hook started the daemon");
+}
+
+#[test]
+fn hooks_report_turns_and_unread_messages_through_the_daemon() {
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    struct StopDaemons<'a>(&'a [&'a Home]);
+    impl Drop for StopDaemons<'_> {
+        fn drop(&mut self) {
+            for home in self.0 {
+                let _ = home.cmd().args(["daemon", "stop"]).output();
+            }
+        }
+    }
+    let homes = [&pair.alice, &pair.bob];
+    let _stop = StopDaemons(&homes);
+    // A warm verb starts bob's daemon (launch or the push-pipe do in real use).
+    pair.bob.json(&["peers"]);
+
+    let out = hook(&pair.bob, "prompt", &session_input("UserPromptSubmit"));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(out.stdout.is_empty(), "{}", describe(&out));
+    let working = |peers: &Value| -> Option<String> {
+        peers["peers"]
+            .as_array()?
+            .iter()
+            .find(|p| p["status"] == "working")
+            .map(|p| p["name"].as_str().unwrap().to_string())
+    };
+    let session_peer = working(&pair.alice.json(&["peers"])).expect("the prompt hook did not set the session working");
+
+    pair.alice.json(&["send", &session_peer, "are you free?"]);
+    let mut context = String::new();
+    let arrived = wait_until(Duration::from_secs(10), || {
+        let out = hook(&pair.bob, "session-start", &session_input("SessionStart"));
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        context = answer["hookSpecificOutput"]["additionalContext"].as_str().unwrap_or_default().to_string();
+        assert!(out.stdout.is_empty() || answer["hookSpecificOutput"]["hookEventName"] == "SessionStart");
+        !context.is_empty()
+    });
+    assert!(arrived, "SessionStart never reported the unread message");
+    assert!(context.starts_with("claudemesh: 1 unread"), "{context}");
+
+    let out = hook(&pair.bob, "stop", &session_input("Stop"));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let peers = pair.alice.json(&["peers"]);
+    assert_eq!(working(&peers), None, "the stop hook left the session working: {peers}");
 }
