@@ -452,3 +452,38 @@ fn with_push_inbox_socket_a_peers_message_reaches_claude_codes_socket_and_not_st
     pipe.close_stdin();
     assert_eq!(pipe.exit_status(Duration::from_secs(5)).code(), Some(0));
 }
+
+#[test]
+fn a_push_pipe_uses_a_daemon_of_another_build_instead_of_replacing_it() {
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    pair.bob.json(&["daemon", "stop"]);
+    // A newer daemon, as after an upgrade while Claude Code (and this older push-pipe) kept running.
+    let mut other = pair
+        .bob
+        .cmd()
+        .args(["daemon", "run", "--build", "9.9.9-newer"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn another build's daemon");
+    let mut ready = String::new();
+    BufReader::new(other.stdout.take().expect("stdout")).read_line(&mut ready).expect("ready line");
+    assert!(ready.starts_with("ready"), "{ready}");
+
+    let vars = [
+        ("CLAUDE_CODE_SESSION_ID", "sess-e2e-other-build"),
+        ("CLAUDEMESH_NAME", "bob-claude"),
+        ("CLAUDEMESH_PUSH", "channel"),
+    ];
+    let mut pipe = Pipe::start(&pair.bob, &vars);
+    pipe.handshake_2_1_330();
+    let alice_id = my_id(&wait_for_peer(&pair.alice, "bob-claude"));
+    let id = send(&pair.alice, "bob-claude", "still delivered", "next");
+    let line = pipe.next_line("the notification through the other build", DELIVERY);
+    assert_eq!(line, expected_channel_line("still delivered", "alice", &alice_id, "next", &id));
+    assert!(other.try_wait().expect("try_wait").is_none(), "the push-pipe stopped the other build's daemon");
+    assert_eq!(pair.bob.json(&["daemon", "status"])["build"], "9.9.9-newer");
+    let _ = other.kill();
+    let _ = other.wait();
+}

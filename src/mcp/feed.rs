@@ -76,7 +76,7 @@ async fn subscribe_once(
     backoff: &mut Backoff,
     retrying_delivery: bool,
 ) -> Result<End, LocalError> {
-    let mut client = LocalClient::connect(&config.home, config.hello.clone(), true).await?;
+    let mut client = connect(config).await?;
     let params = json!({ "mesh": config.mesh, "priorities": ["now", "next"], "backlog": true });
     let subscribed: Value = client.call("inbox.subscribe", &params).await?;
     tracing::info!(mesh = %subscribed["mesh"], via = sink.via(), "push-pipe subscribed");
@@ -111,6 +111,16 @@ async fn subscribe_once(
         }
     }
     Ok(End::DaemonGone)
+}
+
+/// Connects to the running daemon whatever its build, and starts one only when none runs. Replacing a daemon of
+/// another build is for verbs: a push-pipe outliving an upgrade (Claude Code keeps it running) is the older build,
+/// and would otherwise stop the newer daemon at every reconnect.
+async fn connect(config: &FeedConfig) -> Result<LocalClient, LocalError> {
+    match LocalClient::connect(&config.home, config.hello.clone(), false).await {
+        Err(LocalError::NotRunning) => LocalClient::connect(&config.home, config.hello.clone(), true).await,
+        other => other,
+    }
 }
 
 /// A random factor in [0, 1) for backoff jitter (0.5 when the system has no randomness to give).
