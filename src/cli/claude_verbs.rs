@@ -29,8 +29,9 @@ fn claude_paths(env: &Env) -> Result<ClaudePaths, CliError> {
     ClaudePaths::resolve(env.home.as_deref(), env.claude_config_dir.as_deref()).ok_or(ClaudeError::NoHome.into())
 }
 
-fn record_path(ctx: &Ctx) -> Result<PathBuf, CliError> {
-    Ok(ctx.env.home_dir().ok_or(crate::config::ConfigError::NoHome)?.join("install.json"))
+/// `$CLAUDEMESH_HOME/install.json`: what install added, for uninstall.
+fn record_path(ctx: &Ctx) -> PathBuf {
+    ctx.home.root().join("install.json")
 }
 
 /// This binary's absolute path, symlinks resolved: what Claude Code will run.
@@ -97,7 +98,7 @@ fn print_backups(ctx: &Ctx, backups: &[PathBuf]) {
 pub(crate) fn install(ctx: &Ctx) -> Result<(), CliError> {
     let paths = claude_paths(&ctx.env)?;
     let binary = current_binary()?;
-    let record = record_path(ctx)?;
+    let record = record_path(ctx);
     ctx.home.ensure_root()?;
     let report = claude::install(&paths, &binary, &record, now_ms())?;
     if ctx.out.json {
@@ -136,7 +137,7 @@ pub(crate) fn install(ctx: &Ctx) -> Result<(), CliError> {
 /// `claudemesh uninstall`
 pub(crate) fn uninstall(ctx: &Ctx) -> Result<(), CliError> {
     let paths = claude_paths(&ctx.env)?;
-    let record = record_path(ctx)?;
+    let record = record_path(ctx);
     let report = claude::uninstall(&paths, &record, now_ms())?;
     if ctx.out.json {
         ctx.out.json(uninstall_json(&report));
@@ -178,8 +179,7 @@ pub(crate) fn launch(ctx: &Ctx, name: Option<&str>, claude_args: &[String]) -> R
         ctx.out.warn(&t("warn-claude-not-installed"));
     }
     if !ctx.env.no_daemon {
-        let home = ctx.env.home_dir().ok_or(crate::config::ConfigError::NoHome)?;
-        if let Err(e) = runtime()?.block_on(ensure_daemon(&home)) {
+        if let Err(e) = runtime()?.block_on(ensure_daemon(ctx.home.root())) {
             ctx.out.warn(&t_args("warn-daemon-not-started", &[("detail", e.to_string().into())]));
         }
     }
