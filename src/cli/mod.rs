@@ -40,7 +40,7 @@ pub(crate) fn main() -> ExitCode {
     };
 
     let is_server = matches!(cli.command, Some(Command::Broker(_) | Command::Daemon(_)));
-    init_logging(env.log_filter.as_deref(), if is_server { "info" } else { "warn" });
+    init_logging(env.log_filter.as_deref(), if is_server { "info" } else { "warn" }, env.no_color);
     if let Some(Command::Broker(broker_args)) = cli.command {
         return run_broker(broker_args, &env);
     }
@@ -85,10 +85,13 @@ pub(crate) fn main() -> ExitCode {
 }
 
 /// Logs go to stderr (stdout carries results only); `CLAUDEMESH_LOG` / `RUST_LOG` override the level.
-fn init_logging(filter: Option<&str>, default: &str) {
+/// Colour only on a terminal: the daemon's log file and Claude Code's capture of the push-pipe's stderr get plain text.
+fn init_logging(filter: Option<&str>, default: &str, no_color: bool) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_new(filter.unwrap_or(default))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let ansi = std::io::stderr().is_terminal() && !no_color;
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
 /// `claudemesh daemon [run]`: serves `$CLAUDEMESH_HOME` in the foreground; logs go to stderr (the starter points

@@ -65,7 +65,6 @@ pub(super) struct LinkSpec {
 /// A cheap handle on a running link.
 #[derive(Clone)]
 pub(super) struct LinkHandle {
-    pub mesh_id: String,
     pub slug: String,
     pub session: String,
     pub broker: String,
@@ -150,7 +149,6 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
     let (deliveries, _) = broadcast::channel(FANOUT);
     let (status_tx, status) = watch::channel(LinkStatus::default());
     let handle = LinkHandle {
-        mesh_id: spec.entry.id.clone(),
         slug: spec.entry.slug.clone(),
         session: spec.session.clone(),
         broker: spec.entry.broker.clone(),
