@@ -178,10 +178,10 @@ pub(crate) fn launch(ctx: &Ctx, name: Option<&str>, claude_args: &[String]) -> R
     {
         ctx.out.warn(&t("warn-claude-not-installed"));
     }
-    if !ctx.env.no_daemon {
-        if let Err(e) = runtime()?.block_on(ensure_daemon(ctx.home.root())) {
-            ctx.out.warn(&t_args("warn-daemon-not-started", &[("detail", e.to_string().into())]));
-        }
+    if !ctx.env.no_daemon
+        && let Err(e) = runtime()?.block_on(ensure_daemon(ctx.home.root()))
+    {
+        ctx.out.warn(&t_args("warn-daemon-not-started", &[("detail", e.to_string().into())]));
     }
     let plan = LaunchPlan::new(program, claude_args, &ctx.env.claude_session_vars, &mesh.slug, name);
     Err(plan.exec().into())
