@@ -342,12 +342,21 @@ impl Link {
         Ok((peers, me))
     }
 
+    /// Sends a receipt; one cut off by a lost connection goes again after the reconnect (receipts only move
+    /// forward, so a repeat is harmless). A broker that refuses them loses nothing else.
     async fn send_receipt(&mut self, ids: Vec<String>, state: &'static str, via: &str) {
-        let Some(conn) = self.conn.as_mut() else { return };
+        let Some(conn) = self.conn.as_mut() else {
+            self.receipts.push((ids, state, via.to_string()));
+            return;
+        };
         let params = serde_json::json!({ "ids": ids, "state": state, "via": via });
-        // Receipts are a courtesy to the sender: a broker without them (or a failure) loses nothing.
-        if let Err(e) = conn.call::<Value, Value>(method::MESSAGE_RECEIPT, &params).await {
-            tracing::debug!(error = %e, "message.receipt failed");
+        match conn.call::<Value, Value>(method::MESSAGE_RECEIPT, &params).await {
+            Ok(_) => {}
+            Err(e) if transient(&e) => {
+                tracing::debug!(error = %e, "message.receipt will be sent again after the reconnect");
+                self.receipts.push((ids, state, via.to_string()));
+            }
+            Err(e) => tracing::debug!(error = %e, "message.receipt refused"),
         }
     }
 
