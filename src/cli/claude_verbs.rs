@@ -1,7 +1,7 @@
 //! Claude Code verbs: `install`, `uninstall`, `launch` (also bare `claudemesh` when a mesh is selected) and the
 //! hidden `hook` Claude Code runs. The file edits and the exec live in `crate::claude`; this is the CLI side.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -197,11 +197,19 @@ pub(crate) fn hook(event: HookEvent, env: &Env) -> ExitCode {
     std::thread::spawn(move || {
         let _ = tx.send(run_hook(event, &env));
     });
+    // Write errors are ignored (println! would panic on a closed pipe and exit 101).
     match rx.recv_timeout(HOOK_BUDGET) {
-        Ok(Ok(Some(answer))) => println!("{answer}"),
+        Ok(Ok(Some(answer))) => {
+            let _ = writeln!(std::io::stdout(), "{answer}");
+        }
         Ok(Ok(None)) => {}
-        Ok(Err(e)) => eprintln!("claudemesh hook: {e}"),
-        Err(_) => eprintln!("claudemesh hook: no answer within {} s; skipped", HOOK_BUDGET.as_secs()),
+        Ok(Err(e)) => {
+            let _ = writeln!(std::io::stderr(), "claudemesh hook: {e}");
+        }
+        Err(_) => {
+            let _ =
+                writeln!(std::io::stderr(), "claudemesh hook: no answer within {} s; skipped", HOOK_BUDGET.as_secs());
+        }
     }
     ExitCode::SUCCESS
 }
