@@ -261,3 +261,57 @@ fn a_resumed_claude_session_keeps_its_peer_identity_and_its_queue() {
     // The person at the terminal is a different peer with their own inbox.
     assert!(bodies(&pair.bob.json(&["inbox"])).is_empty());
 }
+
+/// A raw client of a daemon's local API (newline-delimited JSON-RPC on `daemon.sock`).
+struct LocalApi {
+    reader: BufReader<std::os::unix::net::UnixStream>,
+    writer: std::os::unix::net::UnixStream,
+    next: u64,
+}
+
+impl LocalApi {
+    fn connect(home: &Home) -> LocalApi {
+        let stream = std::os::unix::net::UnixStream::connect(home.path().join("daemon.sock")).expect("daemon socket");
+        let writer = stream.try_clone().unwrap();
+        let mut api = LocalApi { reader: BufReader::new(stream), writer, next: 0 };
+        let hello = serde_json::json!({"protocol": 1, "version": "test", "build": "test", "session": "cli",
+                                       "name": null, "client": "test"});
+        api.call("daemon.hello", hello);
+        api
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        use std::io::Write;
+        self.next += 1;
+        let req = serde_json::json!({"jsonrpc": "2.0", "id": self.next, "method": method, "params": params});
+        writeln!(self.writer, "{req}").unwrap();
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).unwrap();
+            let msg: Value = serde_json::from_str(&line).unwrap();
+            if msg["id"] == self.next {
+                assert!(msg.get("error").is_none(), "{method}: {msg}");
+                return msg["result"].clone();
+            }
+        }
+    }
+}
+
+#[test]
+fn a_message_sent_before_inbox_runs_is_listed_by_it() {
+    // Read-your-writes across peers: once the broker has accepted a send, the recipient's next listing has it
+    // (the daemon asks the broker for an `inbox.sync` barrier first). Straight on the two daemons' sockets, with
+    // no process start in between, so nothing but the barrier closes the gap.
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    pair.bob.json(&["peers"]);
+    let mut alice = LocalApi::connect(&pair.alice);
+    let mut bob = LocalApi::connect(&pair.bob);
+    for i in 0..30 {
+        let body = format!("round {i}");
+        let sent = alice.call("message.send", serde_json::json!({"to": "bob", "body": body}));
+        assert_eq!(sent["queued"], false, "{sent}");
+        let unread = bob.call("inbox.list", serde_json::json!({"filter": "unread", "mark_read": true}));
+        assert_eq!(bodies(&unread), [body], "round {i}");
+    }
+}

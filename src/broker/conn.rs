@@ -377,6 +377,7 @@ impl Conn {
             method::MESSAGE_ACK => return (self.ack(params).await, After::Pump),
             method::MESSAGE_STATUS => self.status(params).await,
             method::MESSAGE_RECEIPT => self.receipt(params).await,
+            method::INBOX_SYNC => self.inbox_sync().await,
             method::INVITE_CREATE => self.invite_create(params).await,
             _ => Err(RpcError::new(ErrorCode::MethodNotFound, format!("unknown method {name}"))),
         };
@@ -899,6 +900,17 @@ impl Conn {
 
     // ---- delivery pump ----------------------------------------------------------------------------------------
 
+    /// A barrier for a receiving connection: pushes every delivery committed before this request (as far as the
+    /// unacked window allows) ahead of the reply, so "sent, then listed" finds the message.
+    async fn inbox_sync(&mut self) -> Result<Value, RpcError> {
+        let receiving = self.authed()?.receiving;
+        if receiving {
+            self.pump().await;
+        }
+        let inflight = self.auth.as_ref().map_or(0, |a| a.inflight.len());
+        Ok(json!({ "receiving": receiving, "inflight": inflight }))
+    }
+
     /// Pushes queued deliveries in order while the unacked window has room.
     async fn pump(&mut self) {
         let window = self.shared.settings.window;
@@ -1034,6 +1046,7 @@ fn is_known(name: &str) -> bool {
         method::MESSAGE_ACK,
         method::MESSAGE_STATUS,
         method::MESSAGE_RECEIPT,
+        method::INBOX_SYNC,
         method::INVITE_CREATE,
     ]
     .contains(&name)

@@ -68,12 +68,19 @@ impl Db {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", if durability == Durability::Full { "FULL" } else { "NORMAL" })?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // The WAL is checkpointed by a thread of its own (below), not inside a commit that a sender waits for.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&conn)?;
         let (tx, rx) = std_mpsc::channel::<Job>();
+        let stop = spawn_checkpointer(path)?;
         let handle = std::thread::Builder::new()
             .name("broker-db".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || {
+                writer_loop(conn, rx);
+                // The writer is done: stop the checkpointer and wait for it, so the files are quiet on return.
+                drop(stop);
+            })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok((Db { tx }, handle))
     }
@@ -99,6 +106,43 @@ impl Db {
         self.tx.send(job).map_err(|_| StoreError::Unavailable("store thread stopped".into()))?;
         rx.await.map_err(|_| StoreError::Unavailable("store thread stopped".into()))?
     }
+}
+
+/// How often the WAL is checkpointed.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Stops and joins the checkpoint thread when dropped.
+struct CheckpointStop {
+    stop: Option<std_mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for CheckpointStop {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A passive checkpoint every `CHECKPOINT_EVERY` on a second connection: it never blocks the writer, and its
+/// fsyncs stay off the commits senders wait for.
+fn spawn_checkpointer(path: &Path) -> Result<CheckpointStop, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(1))?;
+    let (stop, rx) = std_mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("broker-checkpoint".into())
+        .spawn(move || {
+            while let Err(std_mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(CHECKPOINT_EVERY) {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::debug!(error = %e, "checkpoint skipped");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(CheckpointStop { stop: Some(stop), thread: Some(thread) })
 }
 
 fn writer_loop(conn: Connection, rx: std_mpsc::Receiver<Job>) {

@@ -321,7 +321,8 @@ impl Link {
             }
             Cmd::Synced { reply } => {
                 if self.connected && self.synced {
-                    let _ = reply.send(true);
+                    self.barrier().await;
+                    let _ = reply.send(self.connected);
                 } else if self.connected {
                     self.synced_waiters.push(reply);
                 } else {
@@ -329,6 +330,25 @@ impl Link {
                 }
             }
         }
+    }
+
+    /// `inbox.sync`: the broker pushes what was committed for us before it answers; then store it. A broker
+    /// without the method loses only the guarantee, not messages.
+    async fn barrier(&mut self) {
+        let Some(conn) = self.conn.as_mut() else { return };
+        if let Err(e) = conn.call::<Value, Value>(method::INBOX_SYNC, &serde_json::json!({})).await {
+            tracing::debug!(error = %e, "inbox.sync failed");
+            return;
+        }
+        let mut batch = Vec::new();
+        let mut rest = Vec::new();
+        while let Some(e) = conn.try_event() {
+            classify(e, &mut batch, &mut rest);
+        }
+        if !batch.is_empty() {
+            self.store_and_ack(batch).await;
+        }
+        self.after_events(rest);
     }
 
     async fn peers(&mut self) -> Result<(Vec<PeerInfo>, KeyHex), ClientError> {
@@ -465,6 +485,11 @@ impl Link {
         if !batch.is_empty() {
             self.store_and_ack(batch).await;
         }
+        self.after_events(rest);
+    }
+
+    /// Everything but deliveries: sync, roster changes, renames, the end of the connection.
+    fn after_events(&mut self, rest: Vec<Event>) {
         for event in rest {
             match event {
                 Event::Notification { method: m, .. } if m == method::INBOX_SYNCED => {

@@ -111,6 +111,7 @@ async fn serve(home: Home, build: String) -> Result<(), DaemonError> {
     })
     .await
     .map_err(|e| DaemonError::Runtime(std::io::Error::other(e.to_string())))??;
+    let _checkpointer = crate::store::spawn_checkpointer(&home.data_db_path(), Duration::from_secs(2))?;
     let broker = embedded::start(&home, shutdown.clone()).await;
     let embedded_url = match &broker {
         Ok((url, _)) => Some(url.clone()),

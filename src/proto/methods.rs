@@ -23,6 +23,7 @@ pub(crate) mod method {
     pub(crate) const MESSAGE_STATUS: &str = "message.status";
     /// Sent by a recipient (surfaced, read); the broker also pushes it, as a notification, to the sender.
     pub(crate) const MESSAGE_RECEIPT: &str = "message.receipt";
+    pub(crate) const INBOX_SYNC: &str = "inbox.sync";
     pub(crate) const INVITE_CREATE: &str = "invite.create";
     pub(crate) const INVITE_REDEEM: &str = "invite.redeem";
     pub(crate) const PING: &str = "ping";
