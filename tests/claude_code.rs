@@ -1,7 +1,8 @@
 //! The real Claude Code as the client: after `claudemesh install` in a scratch HOME, `claude mcp list` spawns
 //! `claudemesh mcp` from the user-scope entry, completes the MCP handshake and reports it connected.
 //!
-//! Needs Claude Code: `$CLAUDEMESH_TEST_CLAUDE` (what `.ci/run` exports, 2.1.197 from npm), else `claude` on PATH.
+//! Needs Claude Code: `$CLAUDEMESH_TEST_CLAUDE` (what `.ci/run` exports, 2.1.197 from npm), else `claude` on PATH,
+//! else `~/.cache/claudemesh-cc` (where the README's npm line installs it).
 //! Without either the test fails, so a machine that cannot run it never passes silently.
 
 mod support;
@@ -25,7 +26,11 @@ fn claude_binary() -> PathBuf {
         .filter(|d| !d.is_empty())
         .map(|d| Path::new(d).join("claude"))
         .find(|p| p.is_file());
-    on_path.unwrap_or_else(|| {
+    // Where the README's npm line and `.ci/run` put it.
+    let cached = std::env::var_os("HOME")
+        .map(|h| Path::new(&h).join(".cache/claudemesh-cc/node_modules/.bin/claude"))
+        .filter(|p| p.is_file());
+    on_path.or(cached).unwrap_or_else(|| {
         panic!(
             "no Claude Code to test against: set CLAUDEMESH_TEST_CLAUDE to a claude binary or put claude on PATH \
              (npm install --prefix ~/.cache/claudemesh-cc @anthropic-ai/claude-code@2.1.197; .ci/run does this)"
