@@ -1,6 +1,8 @@
 //! A mesh session over one broker connection: `auth.hello` (plus `mesh.create` / `invite.redeem` before it),
 //! typed calls with one retry on a fresh connection, and the end-to-end sealing and opening of messages.
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
@@ -11,7 +13,9 @@ use tokio::sync::mpsc;
 use super::ClientError;
 use super::connection::{Connection, Event, connect};
 use super::targeting::{batch_envelopes, resolve};
-use crate::crypto::{SigningKey, box_open, box_seal, verify_hex};
+use crate::crypto::{PairKey, SigningKey, verify_hex};
+#[cfg(test)]
+use crate::crypto::{box_open, box_seal};
 use crate::proto::{
     Attestation, ChallengeParams, DeliverParams, Envelope, ErrorCode, HelloParams, HelloResult, Invite, KeyHex,
     MAX_BODY_BYTES, MAX_FRAME_BYTES, MeshCreateParams, MeshId, MessageId, PeerInfo, PeerListResult, Priority,
@@ -96,7 +100,13 @@ pub(crate) struct MeshSession {
     hello: HelloResult,
     /// Whether this session's connections receive deliveries (see `open`).
     receive: bool,
+    /// Per-peer work done once: precomputed box keys, and attestations already verified (by signature).
+    pairs: HashMap<KeyHex, PairKey>,
+    attested: HashMap<KeyHex, String>,
 }
+
+/// Most peers whose box keys and attestations are kept (a mesh larger than this recomputes, no more).
+const PEER_CACHE: usize = 4096;
 
 /// Rejects bodies the broker would refuse, before any network use.
 pub(crate) fn check_body(body: &str) -> Result<(), ClientError> {
@@ -155,12 +165,23 @@ async fn hello(
 }
 
 /// Decrypts a delivery under the sender's key and checks the sealed ids against the envelope and our mesh.
+#[cfg(test)]
 pub(crate) fn open_sealed(session: &SigningKey, mesh: &MeshId, d: &DeliverParams) -> Result<SealedBody, OpenError> {
+    let (nonce, ciphertext) = envelope_bytes(d)?;
+    let plaintext = box_open(session, d.from.bytes(), &nonce, &ciphertext).map_err(|_| OpenError::Decrypt)?;
+    check_sealed(&plaintext, mesh, d)
+}
+
+fn envelope_bytes(d: &DeliverParams) -> Result<([u8; 24], Vec<u8>), OpenError> {
     let nonce_bytes = STANDARD.decode(&d.nonce).map_err(|_| OpenError::Encoding)?;
     let nonce: [u8; 24] = nonce_bytes.try_into().map_err(|_| OpenError::Encoding)?;
     let ciphertext = STANDARD.decode(&d.ciphertext).map_err(|_| OpenError::Encoding)?;
-    let plaintext = box_open(session, d.from.bytes(), &nonce, &ciphertext).map_err(|_| OpenError::Decrypt)?;
-    let body: SealedBody = serde_json::from_slice(&plaintext).map_err(|_| OpenError::Body)?;
+    Ok((nonce, ciphertext))
+}
+
+/// The sealed body, checked against the envelope's ids and our mesh.
+fn check_sealed(plaintext: &[u8], mesh: &MeshId, d: &DeliverParams) -> Result<SealedBody, OpenError> {
+    let body: SealedBody = serde_json::from_slice(plaintext).map_err(|_| OpenError::Body)?;
     if body.v != 1 {
         return Err(OpenError::Body);
     }
@@ -171,6 +192,7 @@ pub(crate) fn open_sealed(session: &SigningKey, mesh: &MeshId, d: &DeliverParams
 }
 
 /// One recipient's envelope: `body` sealed from `sender` to `recipient`.
+#[cfg(test)]
 pub(crate) fn seal_for(sender: &SigningKey, recipient: &KeyHex, plaintext: &[u8]) -> Result<Envelope, ClientError> {
     let (nonce, ciphertext) = box_seal(sender, recipient.bytes(), plaintext)?;
     Ok(Envelope { to: *recipient, nonce: STANDARD.encode(nonce), ciphertext: STANDARD.encode(ciphertext) })
@@ -184,7 +206,7 @@ impl MeshSession {
         let (events_tx, events) = mpsc::unbounded_channel();
         let (mut conn, challenge) = connect(url, 1, events_tx.clone()).await?;
         let hello = hello(&mut conn, &challenge, &identity, receive).await?;
-        Ok(Self { url: url.to_string(), identity, conn, generation: 1, events_tx, events, hello, receive })
+        Ok(Self::assemble(url.to_string(), identity, conn, events_tx, events, hello, receive))
     }
 
     /// Creates the mesh `identity.mesh_id` named `mesh_name` with `identity.member` as owner, then authenticates.
@@ -201,7 +223,7 @@ impl MeshSession {
         };
         let _: Value = typed_call(&mut conn, method::MESH_CREATE, &params).await?;
         let hello = hello(&mut conn, &challenge, &identity, true).await?;
-        Ok(Self { url: url.to_string(), identity, conn, generation: 1, events_tx, events, hello, receive: true })
+        Ok(Self::assemble(url.to_string(), identity, conn, events_tx, events, hello, true))
     }
 
     /// Redeems `invite` (whose token is `token`) for `identity.member`, then authenticates.
@@ -222,7 +244,32 @@ impl MeshSession {
         };
         let redeemed: RedeemResult = typed_call(&mut conn, method::INVITE_REDEEM, &params).await?;
         let hello = hello(&mut conn, &challenge, &identity, true).await?;
-        Ok((Self { url, identity, conn, generation: 1, events_tx, events, hello, receive: true }, redeemed))
+        Ok((Self::assemble(url, identity, conn, events_tx, events, hello, true), redeemed))
+    }
+
+    fn assemble(
+        url: String,
+        identity: Identity,
+        conn: Connection,
+        events_tx: mpsc::UnboundedSender<Event>,
+        events: mpsc::UnboundedReceiver<Event>,
+        hello: HelloResult,
+        receive: bool,
+    ) -> Self {
+        let (pairs, attested) = (HashMap::new(), HashMap::new());
+        Self { url, identity, conn, generation: 1, events_tx, events, hello, receive, pairs, attested }
+    }
+
+    /// The precomputed box key between this session and `peer`.
+    fn pair(&mut self, peer: &KeyHex) -> Result<&PairKey, crate::crypto::CryptoError> {
+        if !self.pairs.contains_key(peer) {
+            if self.pairs.len() >= PEER_CACHE {
+                self.pairs.clear();
+            }
+            let key = PairKey::new(&self.identity.session, peer.bytes())?;
+            self.pairs.insert(*peer, key);
+        }
+        self.pairs.get(peer).ok_or(crate::crypto::CryptoError::EncryptFailed)
     }
 
     /// The result of the latest `auth.hello` (our peer as the broker sees it, the mesh, the backlog size).
@@ -314,8 +361,11 @@ impl MeshSession {
     }
 
     /// Opens one delivery addressed to this session.
-    pub(crate) fn open_delivery(&self, d: &DeliverParams) -> Result<SealedBody, OpenError> {
-        open_sealed(&self.identity.session, &self.identity.mesh_id, d)
+    pub(crate) fn open_delivery(&mut self, d: &DeliverParams) -> Result<SealedBody, OpenError> {
+        let (nonce, ciphertext) = envelope_bytes(d)?;
+        let pair = self.pair(&d.from).map_err(|_| OpenError::Decrypt)?;
+        let plaintext = pair.open(&nonce, &ciphertext).map_err(|_| OpenError::Decrypt)?;
+        check_sealed(&plaintext, &self.identity.mesh_id, d)
     }
 
     /// The peers of the mesh (`peer.list`).
@@ -325,14 +375,24 @@ impl MeshSession {
     }
 
     /// Whether a peer's session key is attested by its member key for this mesh.
-    pub(crate) fn attestation_ok(&self, peer: &PeerInfo) -> bool {
+    pub(crate) fn attestation_ok(&mut self, peer: &PeerInfo) -> bool {
+        if self.attested.get(&peer.id) == Some(&peer.attestation.signature) {
+            return true;
+        }
         let signed = attestation_bytes(
             self.identity.mesh_id.as_str(),
             &peer.member_key.to_string(),
             &peer.id.to_string(),
             peer.attestation.issued_at_ms,
         );
-        verify_hex(peer.member_key.bytes(), &signed, &peer.attestation.signature).is_ok()
+        let ok = verify_hex(peer.member_key.bytes(), &signed, &peer.attestation.signature).is_ok();
+        if ok {
+            if self.attested.len() >= PEER_CACHE {
+                self.attested.clear();
+            }
+            self.attested.insert(peer.id, peer.attestation.signature.clone());
+        }
+        ok
     }
 
     /// Resolves `to`, seals `body` once per verified recipient and sends the envelopes, in as many
@@ -383,7 +443,12 @@ impl MeshSession {
         }
         let mut envelopes = Vec::with_capacity(verified.len());
         for peer in &verified {
-            envelopes.push(seal_for(&self.identity.session, &peer.id, &plaintext)?);
+            let (nonce, ciphertext) = self.pair(&peer.id)?.seal(&plaintext)?;
+            envelopes.push(Envelope {
+                to: peer.id,
+                nonce: STANDARD.encode(nonce),
+                ciphertext: STANDARD.encode(ciphertext),
+            });
         }
         let recipients = verified.iter().map(|p| (p.id, p.name.clone())).collect();
 

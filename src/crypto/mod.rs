@@ -11,6 +11,8 @@ mod tests;
 #[cfg(test)]
 mod vectors;
 
+pub(crate) use boxes::PairKey;
+#[cfg(test)]
 pub(crate) use boxes::{box_open, box_seal};
 #[allow(unused_imports)] // sealed boxes and secretbox are for later features (invites, shared state)
 pub(crate) use boxes::{open_anonymous, seal_anonymous, secretbox_open, secretbox_seal};

@@ -245,8 +245,12 @@ async fn send(daemon: &Arc<Daemon>, caller: &Caller, params: Value) -> Reply {
                        "accepted": r.accepted, "duplicates": r.duplicates, "expires_at_ms": r.expires_at_ms,
                        "queued": false }))
         }
-        SendOutcome::Queued => Ok(json!({ "id": id, "to": row.to_spec, "recipients": [], "skipped": [],
-                                          "accepted": 0, "duplicates": 0, "expires_at_ms": 0, "queued": true })),
+        SendOutcome::Queued => {
+            let durable = id.to_string();
+            daemon.store.run(move |db| db.make_durable(&durable)).await.map_err(internal)?;
+            Ok(json!({ "id": id, "to": row.to_spec, "recipients": [], "skipped": [],
+                       "accepted": 0, "duplicates": 0, "expires_at_ms": 0, "queued": true }))
+        }
         SendOutcome::Failed(e) => {
             // It can never go out: forget it rather than report it later as a failure nobody asked about.
             let id = id.to_string();

@@ -392,11 +392,13 @@ impl Link {
                     for row in rows {
                         match self.send_row(&row).await {
                             Ok(report) => {
+                                // Answer first: the broker has it durably. If the row outlives a crash it is sent
+                                // again under the same id, which the broker counts as a duplicate.
+                                self.answer(&row.msg_id, SendOutcome::Sent(report));
                                 let id = row.msg_id.clone();
                                 if let Err(e) = self.spec.daemon.store.run(move |db| db.sent(&id)).await {
-                                    tracing::warn!(error = %e, "cannot mark a send as done; it may go out twice");
+                                    tracing::warn!(error = %e, "cannot mark a send as done; it will go again");
                                 }
-                                self.answer(&row.msg_id, SendOutcome::Sent(report));
                             }
                             Err(e) if transient(&e) => {
                                 tracing::debug!(error = %e, "outbox paused");

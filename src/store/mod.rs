@@ -173,6 +173,8 @@ impl Inbox {
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // NORMAL by default (a commit survives a crash of the process); the writes that must survive power loss —
+        // an inbox row before its ack, a send before it is reported queued — raise it for their transaction.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         // Checkpoints run in the background (`spawn_checkpointer`), not inside a commit on the delivery path, where
         // their fsync put milliseconds on one write in a few hundred. A connection that closes last checkpoints.
@@ -206,7 +208,9 @@ impl Inbox {
 
     /// Like `insert_all`, returning the new rows' `seq` (`None` for duplicates).
     pub(crate) fn insert_rows(&mut self, messages: &[NewMessage]) -> Result<Vec<Option<i64>>, StoreError> {
-        let tx = self.conn.transaction()?;
+        // The caller acknowledges these to the broker after this returns: fsync the commit.
+        let _full = Synchronous::full(&self.conn)?;
+        let tx = self.conn.unchecked_transaction()?;
         let mut inserted = Vec::with_capacity(messages.len());
         {
             let mut stmt = tx.prepare_cached(
@@ -341,6 +345,24 @@ impl Inbox {
 
     pub(crate) fn conn(&mut self) -> &mut Connection {
         &mut self.conn
+    }
+}
+
+/// Raises `synchronous` to FULL for as long as it lives (one transaction), then lowers it to NORMAL again.
+pub(crate) struct Synchronous<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> Synchronous<'c> {
+    pub(crate) fn full(conn: &'c Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        Ok(Self { conn })
+    }
+}
+
+impl Drop for Synchronous<'_> {
+    fn drop(&mut self) {
+        let _ = self.conn.pragma_update(None, "synchronous", "NORMAL");
     }
 }
 

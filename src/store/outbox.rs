@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Inbox, StoreError, from_sql, to_sql};
+use super::{Inbox, StoreError, Synchronous, from_sql, to_sql};
 
 /// One queued send, as the verb asked for it (the recipients are resolved when it is sent).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +44,15 @@ impl Inbox {
                 to_sql(row.created_at_ms)
             ],
         )?;
+        Ok(())
+    }
+
+    /// Makes a queued send survive power loss (it was written without an fsync, which is enough while the broker
+    /// takes it at once; a send reported `queued` must not vanish).
+    pub(crate) fn make_durable(&mut self, msg_id: &str) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let _full = Synchronous::full(conn)?;
+        conn.execute("UPDATE outbox SET state = state WHERE msg_id = ?1", params![msg_id])?;
         Ok(())
     }
 
