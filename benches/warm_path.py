@@ -3,8 +3,10 @@
 
 Measures, over the daemons' local API (the socket every verb uses):
   send     alice's `message.send` call: daemon -> outbox -> broker commit -> reply
-  deliver  send start -> bob's daemon has stored it and pushed `inbox.message` to a subscriber
-           (the message is in the recipient's durable inbox and acknowledged to the broker)
+  deliver  send start -> bob's daemon has stored it (fsynced) and pushed `inbox.message` to a subscriber
+  acked    (--acked) send start -> alice's `message.status` shows bob's copy delivered (bob's ack reached the
+           broker and the sender can see it), polling from the moment the delivery was seen. The polling itself
+           loads the daemons and the broker, so send and deliver are slower in that mode.
 and, with --cli, the wall time of the whole `claudemesh send` process on a warm daemon.
 
 Usage: cargo build --release && python3 benches/warm_path.py [--runs 2000] [--cli 200] [--bin target/release/claudemesh]
@@ -83,6 +85,7 @@ def main():
     ap.add_argument("--cli", type=int, default=200)
     ap.add_argument("--bin", default="target/release/claudemesh")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--acked", action="store_true")
     a = ap.parse_args()
     binary = os.path.abspath(a.bin)
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +98,7 @@ def main():
         for _ in range(50):  # warm up
             sender.call("message.send", {"to": "bob", "body": "warm-up"})
             receiver.notification()
-        send_ms, deliver_ms = [], []
+        send_ms, deliver_ms, acked_ms = [], [], []
         for i in range(a.runs):
             t0 = time.perf_counter()
             r = sender.call("message.send", {"to": "bob", "body": f"bench {i}"})
@@ -105,7 +108,15 @@ def main():
             assert not r["queued"] and note["params"]["id"] == r["id"], (r, note)
             send_ms.append((t1 - t0) * 1000)
             deliver_ms.append((t2 - t0) * 1000)
+            if a.acked:
+                while True:
+                    st = sender.call("message.status", {"id": r["id"]})
+                    if st["recipients"] and st["recipients"][0]["state"] != "queued":
+                        break
+                acked_ms.append((time.perf_counter() - t0) * 1000)
         results = {"send": report("send", send_ms), "deliver": report("deliver", deliver_ms)}
+        if acked_ms:
+            results["acked"] = report("acked", acked_ms)
         if a.cli:
             env = dict(os.environ, CLAUDEMESH_HOME=alice, NO_COLOR="1")
             env.pop("CLAUDE_CODE_SESSION_ID", None)

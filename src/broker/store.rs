@@ -51,6 +51,16 @@ pub(crate) fn migrate(c: &Connection) -> rusqlite::Result<()> {
             COMMIT;",
         )?;
     }
+    if v < 3 {
+        // `message.status` finds a message by (mesh, id); without this it scanned every message of the mesh on
+        // the writer thread, which every send then waited behind.
+        c.execute_batch(
+            "BEGIN;
+            CREATE INDEX messages_by_id ON messages(mesh_id, id);
+            PRAGMA user_version = 3;
+            COMMIT;",
+        )?;
+    }
     Ok(())
 }
 

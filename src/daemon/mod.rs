@@ -178,17 +178,6 @@ async fn watch_home(root: PathBuf, shutdown: watch::Sender<bool>) {
 }
 
 async fn wait_for_signal(shutdown: watch::Sender<bool>) {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
+    crate::broker::wait_for_signal().await;
     let _ = shutdown.send(true);
 }
