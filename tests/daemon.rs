@@ -315,3 +315,16 @@ fn a_message_sent_before_inbox_runs_is_listed_by_it() {
         assert_eq!(bodies(&unread), [body], "round {i}");
     }
 }
+
+#[test]
+fn a_large_daemon_log_is_rotated_when_the_next_daemon_starts() {
+    let home = Home::new();
+    let logs = home.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("daemon.log"), vec![b'x'; 9 * 1024 * 1024]).unwrap();
+    home.json(&["new", "solo"]);
+    assert_eq!(std::fs::metadata(logs.join("daemon.log.1")).unwrap().len(), 9 * 1024 * 1024);
+    let fresh = || std::fs::read_to_string(logs.join("daemon.log")).unwrap_or_default();
+    assert!(wait_until(Duration::from_secs(5), || fresh().contains("daemon ready")), "{}", fresh());
+    assert!(fresh().len() < 64 * 1024);
+}

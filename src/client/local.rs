@@ -268,9 +268,15 @@ async fn spawn_daemon(home: &Path, wait_lock: bool) -> Result<(), LocalError> {
     }
 }
 
-/// Opens (appending) the daemon log, private to the user.
+/// A daemon log past this size is rotated (kept as `daemon.log.1`) when the next daemon starts.
+const LOG_ROTATE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Opens (appending) the daemon log, private to the user; rotates it first when it has grown large.
 fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
+        let _ = std::fs::rename(path, path.with_extension("log.1"));
+    }
     std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)
 }
 
