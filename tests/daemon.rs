@@ -328,3 +328,47 @@ fn a_large_daemon_log_is_rotated_when_the_next_daemon_starts() {
     assert!(wait_until(Duration::from_secs(5), || fresh().contains("daemon ready")), "{}", fresh());
     assert!(fresh().len() < 64 * 1024);
 }
+
+#[test]
+fn bad_local_api_input_gets_an_error_and_the_daemon_keeps_serving() {
+    use std::io::{Read, Write};
+    let home = Home::new();
+    home.json(&["new", "solo"]);
+    let sock = home.path().join("daemon.sock");
+    let exchange = |payload: &[u8]| -> String {
+        let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(payload).unwrap();
+        let mut line = String::new();
+        BufReader::new(&mut s).read_line(&mut line).unwrap();
+        line
+    };
+    // Not JSON: a parse error naming no id; the connection stays usable.
+    let reply: Value = serde_json::from_str(&exchange(b"{not json\n")).unwrap();
+    assert_eq!(reply["error"]["code"], -32700, "{reply}");
+    // Anything before hello: not authenticated.
+    let reply: Value =
+        serde_json::from_str(&exchange(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.stop\",\"params\":{}}\n"))
+            .unwrap();
+    assert_eq!(reply["error"]["code"], -32000, "{reply}");
+    // A line over 256 KiB: refused, and that connection is closed.
+    let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let big = vec![b'x'; 300 * 1024];
+    let _ = s.write_all(&big);
+    let _ = s.write_all(b"\n");
+    let mut all = String::new();
+    let _ = s.read_to_string(&mut all);
+    assert!(all.contains("-32600"), "{all}");
+    // Unknown method after hello.
+    let mut api = LocalApi::connect(&home);
+    use std::io::Write as _;
+    writeln!(api.writer, "{}", serde_json::json!({"jsonrpc": "2.0", "id": 99, "method": "nope", "params": {}}))
+        .unwrap();
+    let mut line = String::new();
+    api.reader.read_line(&mut line).unwrap();
+    assert!(line.contains("-32601"), "{line}");
+    // The daemon still serves, and nothing it held was lost.
+    assert_eq!(home.json(&["daemon", "status"])["running"], true);
+    assert_eq!(home.json(&["peers"])["peers"].as_array().unwrap().len(), 1);
+}
