@@ -362,7 +362,6 @@ fn bad_local_api_input_gets_an_error_and_the_daemon_keeps_serving() {
     assert!(all.contains("-32600"), "{all}");
     // Unknown method after hello.
     let mut api = LocalApi::connect(&home);
-    use std::io::Write as _;
     writeln!(api.writer, "{}", serde_json::json!({"jsonrpc": "2.0", "id": 99, "method": "nope", "params": {}}))
         .unwrap();
     let mut line = String::new();
