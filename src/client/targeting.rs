@@ -19,6 +19,16 @@ pub(crate) enum ResolveError {
     EmptyTarget,
 }
 
+/// Several sessions may share a name (one person, several Claude Code sessions over time). A name means the ones
+/// online now; when none is, the one seen last (the message waits for it), not every session that ever existed.
+fn prefer_live(named: Vec<&PeerInfo>) -> Vec<&PeerInfo> {
+    let online: Vec<&PeerInfo> = named.iter().copied().filter(|p| p.online).collect();
+    if !online.is_empty() {
+        return online;
+    }
+    named.into_iter().max_by_key(|p| p.last_seen_ms).into_iter().collect()
+}
+
 /// The recipients of `to` among `peers`, never including `me`.
 pub(crate) fn resolve<'p>(peers: &'p [PeerInfo], to: &str, me: &KeyHex) -> Result<Vec<&'p PeerInfo>, ResolveError> {
     let to = to.trim();
@@ -40,7 +50,7 @@ pub(crate) fn resolve<'p>(peers: &'p [PeerInfo], to: &str, me: &KeyHex) -> Resul
     }
     let named: Vec<_> = others.filter(|p| p.name == to).collect();
     if !named.is_empty() {
-        return Ok(named);
+        return Ok(prefer_live(named));
     }
     if peers.iter().any(|p| p.id == *me && p.name == to) {
         return Err(ResolveError::IsYou { name: to.to_string() });
@@ -160,6 +170,25 @@ mod tests {
         }
         assert_eq!(resolve(&peers, "me", &me), Err(ResolveError::IsYou { name: "me".into() }));
         assert_eq!(resolve(&peers, "  ", &me), Err(ResolveError::EmptyTarget));
+    }
+
+    #[test]
+    fn a_shared_name_means_the_sessions_online_else_the_one_seen_last() {
+        let me = KeyHex([0; 32]);
+        let mut old = peer(1, "alice", &[], true);
+        old.online = false;
+        old.last_seen_ms = 10;
+        let mut newer = peer(2, "alice", &[], true);
+        newer.online = false;
+        newer.last_seen_ms = 20;
+        let live = peer(3, "alice", &[], true);
+        let live2 = peer(4, "alice", &[], true);
+        let all = vec![old.clone(), newer.clone(), live.clone(), live2.clone()];
+        let ids: Vec<KeyHex> = resolve(&all, "alice", &me).unwrap().iter().map(|p| p.id).collect();
+        assert_eq!(ids, vec![live.id, live2.id]);
+        let offline = vec![old, newer.clone()];
+        let ids: Vec<KeyHex> = resolve(&offline, "alice", &me).unwrap().iter().map(|p| p.id).collect();
+        assert_eq!(ids, vec![newer.id]);
     }
 
     #[test]
