@@ -251,7 +251,9 @@ async fn spawn_daemon(home: &Path, wait_lock: bool) -> Result<(), LocalError> {
     if wait_lock {
         cmd.arg("--wait-lock");
     }
+    // Run from the home, not from wherever the first verb happened to run (a daemon must not pin a directory).
     cmd.env("CLAUDEMESH_HOME", home)
+        .current_dir(home)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))
