@@ -371,3 +371,27 @@ fn bad_local_api_input_gets_an_error_and_the_daemon_keeps_serving() {
     assert_eq!(home.json(&["daemon", "status"])["running"], true);
     assert_eq!(home.json(&["peers"])["peers"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_relative_claudemesh_home_serves_the_same_home() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(bin())
+            .current_dir(dir.path())
+            .env("CLAUDEMESH_HOME", "./h")
+            .env("USER", "tester")
+            .env("NO_COLOR", "1")
+            .env_remove("CLAUDE_CODE_SESSION_ID")
+            .stdin(Stdio::null())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", describe(&out));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    run(&["--json", "new", "rel"]);
+    assert_eq!(run(&["--json", "daemon", "status"])["running"], true);
+    assert!(dir.path().join("h/daemon.sock").exists());
+    assert!(!dir.path().join("h/h").exists(), "the daemon resolved ./h against its own directory");
+    run(&["--json", "daemon", "stop"]);
+}

@@ -242,6 +242,8 @@ async fn read_loop(
 /// line: `ready` (it serves now) or `running` (another daemon won the race and serves).
 async fn spawn_daemon(home: &Path, wait_lock: bool) -> Result<(), LocalError> {
     let exe = std::env::current_exe().map_err(|e| LocalError::Start(e.to_string()))?;
+    // The daemon runs from its home, so a relative `CLAUDEMESH_HOME` must become absolute first.
+    let home = &std::path::absolute(home).map_err(|e| LocalError::Start(e.to_string()))?;
     let logs = home.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| LocalError::Start(format!("{}: {e}", logs.display())))?;
     let log_path = logs.join("daemon.log");
