@@ -487,3 +487,34 @@ fn a_push_pipe_uses_a_daemon_of_another_build_instead_of_replacing_it() {
     let _ = other.kill();
     let _ = other.wait();
 }
+
+#[test]
+fn do_not_disturb_holds_next_pushes_now_and_releases_the_held_when_it_ends() {
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    let vars =
+        [("CLAUDE_CODE_SESSION_ID", "sess-e2e-dnd"), ("CLAUDEMESH_NAME", "bob-claude"), ("CLAUDEMESH_PUSH", "channel")];
+    let mut pipe = Pipe::start(&pair.bob, &vars);
+    pipe.handshake_2_1_330();
+    let alice_id = my_id(&wait_for_peer(&pair.alice, "bob-claude"));
+    let as_session = |args: &[&str]| {
+        let out = pair.bob.cmd().envs(vars).args(args).output().expect("run claudemesh");
+        assert!(out.status.success(), "{}", support::describe(&out));
+    };
+    as_session(&["status", "set", "dnd"]);
+
+    // Held: a `next` message while the session is in do-not-disturb.
+    let held = send(&pair.alice, "bob-claude", "when you have a minute", "next");
+    // Pushed at once: `now` interrupts even dnd. It is the next line, so the held one was not pushed before it.
+    let urgent = send(&pair.alice, "bob-claude", "the build is on fire", "now");
+    let line = pipe.next_line("the urgent message", DELIVERY);
+    assert_eq!(line, expected_channel_line("the build is on fire", "alice", &alice_id, "now", &urgent));
+
+    // Leaving dnd releases the held message.
+    as_session(&["status", "set", "idle"]);
+    let line = pipe.next_line("the held message", DELIVERY);
+    assert_eq!(line, expected_channel_line("when you have a minute", "alice", &alice_id, "next", &held));
+    wait_surfaced(&pair.alice, &held, "channel");
+    pipe.close_stdin();
+    assert_eq!(pipe.exit_status(Duration::from_secs(5)).code(), Some(0));
+}

@@ -15,7 +15,9 @@ use super::state::{Daemon, MeshLookup, now_ms};
 use crate::client::local::{HelloParams, HelloResult, LOCAL_PROTOCOL, MAX_LINE_BYTES, error_to_rpc};
 use crate::client::{ClientError, check_body};
 use crate::config::{MeshEntry, sanitize_session_id};
-use crate::proto::{ErrorCode, Incoming, MessageId, Priority, RpcError, decode_frame, encode_error, encode_result};
+use crate::proto::{
+    ErrorCode, Incoming, MessageId, Priority, RpcError, Status, decode_frame, encode_error, encode_result,
+};
 use crate::store::{Filter, OutboxRow, OutboxState, StoredMessage};
 
 /// How long `inbox.list` waits for the broker to push the backlog.
@@ -345,6 +347,27 @@ struct SubscribeParams {
     /// Mark forwarded messages read (a person watching `inbox --follow`).
     #[serde(default)]
     mark_read: bool,
+    /// While the session's status is `dnd`, hold everything but `now` (the push-pipe); held messages follow
+    /// when the status changes.
+    #[serde(default)]
+    hold_in_dnd: bool,
+}
+
+/// Which stored or new messages a subscriber gets now.
+struct Wanted {
+    priorities: Vec<String>,
+    hold_in_dnd: bool,
+    presence: tokio::sync::watch::Receiver<Status>,
+}
+
+impl Wanted {
+    fn takes(&self, m: &StoredMessage) -> bool {
+        self.priorities.contains(&m.msg.priority) && !(self.holding() && m.msg.priority != Priority::Now.as_str())
+    }
+
+    fn holding(&self) -> bool {
+        self.hold_in_dnd && *self.presence.borrow() == Status::Dnd
+    }
 }
 
 /// Starts forwarding this session's new messages as `inbox.message` notifications (stored ones first, when
@@ -355,12 +378,16 @@ async fn subscribe(daemon: &Arc<Daemon>, caller: &Caller, params: Value, out: mp
     let link = daemon.link(&entry, &caller.session, caller.name.as_deref());
     // Subscribe before reading the store, so nothing falls between the two.
     let mut live = link.subscribe();
-    let wanted: Vec<String> = p
-        .priorities
-        .unwrap_or_else(|| vec![Priority::Now, Priority::Next, Priority::Low])
-        .iter()
-        .map(|p| p.as_str().to_string())
-        .collect();
+    let mut wanted = Wanted {
+        priorities: p
+            .priorities
+            .unwrap_or_else(|| vec![Priority::Now, Priority::Next, Priority::Low])
+            .iter()
+            .map(|p| p.as_str().to_string())
+            .collect(),
+        hold_in_dnd: p.hold_in_dnd,
+        presence: link.presence(),
+    };
     let filter = match (p.after_seq, p.backlog) {
         (Some(seq), _) => Some(Filter::After(seq)),
         (None, true) => Some(Filter::Unsurfaced),
@@ -384,7 +411,7 @@ async fn subscribe(daemon: &Arc<Daemon>, caller: &Caller, params: Value, out: mp
             tokio::select! {
                 msg = live.recv() => match msg {
                     Ok(m) => {
-                        if m.seq <= last_seq || !wanted.contains(&m.msg.priority) {
+                        if m.seq <= last_seq || !wanted.takes(&m) {
                             continue;
                         }
                         last_seq = m.seq;
@@ -408,6 +435,18 @@ async fn subscribe(daemon: &Arc<Daemon>, caller: &Caller, params: Value, out: mp
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 },
+                changed = wanted.presence.changed(), if wanted.hold_in_dnd => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    // Leaving `dnd` releases what it held: everything not yet surfaced, oldest first.
+                    if !wanted.holding() {
+                        match backlog(&daemon, &mesh_id, &session, Filter::Unsurfaced, &wanted, &slug, &out).await {
+                            Some(seq) => last_seq = last_seq.max(seq),
+                            None => return,
+                        }
+                    }
+                }
                 _ = out.closed() => return,
             }
         }
@@ -425,7 +464,7 @@ async fn backlog(
     mesh_id: &str,
     session: &str,
     filter: Filter,
-    wanted: &[String],
+    wanted: &Wanted,
     slug: &str,
     out: &mpsc::UnboundedSender<String>,
 ) -> Option<i64> {
@@ -442,7 +481,7 @@ async fn backlog(
         Filter::After(seq) => seq,
         _ => 0,
     };
-    for m in rows.iter().filter(|m| wanted.contains(&m.msg.priority)) {
+    for m in rows.iter().filter(|m| wanted.takes(m)) {
         out.send(notification(m, slug)).ok()?;
         max = max.max(m.seq);
     }

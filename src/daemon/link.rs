@@ -13,7 +13,9 @@ use tokio::time::Instant;
 use super::state::{Daemon, now_ms};
 use crate::client::{ClientError, Event, MeshSession, Outgoing, SendReport};
 use crate::config::MeshEntry;
-use crate::proto::{AckParams, AckResult, DeliverParams, ErrorCode, KeyHex, MessageId, PeerInfo, Priority, method};
+use crate::proto::{
+    AckParams, AckResult, DeliverParams, ErrorCode, KeyHex, MessageId, PeerInfo, Priority, Status, method,
+};
 use crate::store::{NewMessage, OutboxRow, StoredMessage};
 
 /// Reconnect backoff bounds (each wait is jittered to 50–150 %).
@@ -72,6 +74,7 @@ pub(super) struct LinkHandle {
     stop: watch::Sender<bool>,
     deliveries: broadcast::Sender<Arc<StoredMessage>>,
     status: watch::Receiver<LinkStatus>,
+    presence: watch::Receiver<Status>,
 }
 
 impl LinkHandle {
@@ -91,6 +94,11 @@ impl LinkHandle {
 
     pub(super) fn status(&self) -> LinkStatus {
         self.status.borrow().clone()
+    }
+
+    /// This session's presence status as the broker last confirmed it (`dnd` holds `next` and `low` pushes).
+    pub(super) fn presence(&self) -> watch::Receiver<Status> {
+        self.presence.clone()
     }
 
     /// New messages for this session, as they are stored.
@@ -148,6 +156,7 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
     let (stop, stop_rx) = watch::channel(false);
     let (deliveries, _) = broadcast::channel(FANOUT);
     let (status_tx, status) = watch::channel(LinkStatus::default());
+    let (presence_tx, presence) = watch::channel(Status::Idle);
     let handle = LinkHandle {
         slug: spec.entry.slug.clone(),
         session: spec.session.clone(),
@@ -156,6 +165,7 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
         stop,
         deliveries: deliveries.clone(),
         status,
+        presence,
     };
     let link = Link {
         spec,
@@ -171,6 +181,7 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
         receipts: Vec::new(),
         deliveries,
         status: status_tx,
+        presence: presence_tx,
         last_used: Instant::now(),
         last_attempt: Instant::now(),
     };
@@ -192,6 +203,7 @@ struct Link {
     receipts: Vec<(Vec<String>, &'static str, String)>,
     deliveries: broadcast::Sender<Arc<StoredMessage>>,
     status: watch::Sender<LinkStatus>,
+    presence: watch::Sender<Status>,
     last_used: Instant,
     last_attempt: Instant,
 }
@@ -262,6 +274,7 @@ impl Link {
                     let hello = conn.hello();
                     let role = hello.peer.role.as_str();
                     self.spec.daemon.refresh_entry(&self.spec.entry.id, Some(&hello.mesh.name), Some(role));
+                    self.presence.send_replace(hello.peer.status);
                 }
                 self.connected = true;
                 self.synced = false;
@@ -305,6 +318,13 @@ impl Link {
                     Some(conn) if self.connected => conn.call_retrying::<Value, Value>(&method, &params).await,
                     _ => Err(self.unreachable()),
                 };
+                if let Ok(value) = &result
+                    && method == method::PRESENCE_SET
+                    && let Some(status) = value.pointer("/peer/status").cloned()
+                    && let Ok(status) = serde_json::from_value::<Status>(status)
+                {
+                    self.presence.send_replace(status);
+                }
                 let _ = reply.send(result);
             }
             Cmd::Peers { reply } => {

@@ -77,7 +77,7 @@ async fn subscribe_once(
     retrying_delivery: bool,
 ) -> Result<End, LocalError> {
     let mut client = connect(config).await?;
-    let params = json!({ "mesh": config.mesh, "priorities": ["now", "next"], "backlog": true });
+    let params = json!({ "mesh": config.mesh, "priorities": ["now", "next"], "backlog": true, "hold_in_dnd": true });
     let subscribed: Value = client.call("inbox.subscribe", &params).await?;
     tracing::info!(mesh = %subscribed["mesh"], via = sink.via(), "push-pipe subscribed");
     if !retrying_delivery {
