@@ -395,3 +395,19 @@ fn a_relative_claudemesh_home_serves_the_same_home() {
     assert!(!dir.path().join("h/h").exists(), "the daemon resolved ./h against its own directory");
     run(&["--json", "daemon", "stop"]);
 }
+
+#[test]
+fn an_inbox_larger_than_a_request_line_lists_in_full() {
+    // Replies from the daemon are not held to the 256 KiB cap on requests: twelve 30 KiB messages (~370 KiB of
+    // JSON) list in one `inbox`.
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    for i in 0..12 {
+        let body = format!("{i:02}{}", "x".repeat(30 * 1024));
+        pair.alice.json(&["send", "bob", &body]);
+    }
+    let inbox = pair.bob.json(&["inbox"]);
+    let got = bodies(&inbox);
+    assert_eq!(got.len(), 12);
+    assert!(got.iter().enumerate().all(|(i, b)| b.starts_with(&format!("{i:02}")) && b.len() == 30 * 1024 + 2));
+}

@@ -207,3 +207,5 @@ err-claude-config-busy = { $path } kept changing while claudemesh edited it, so 
 hint-install-claude = Install it with npm install -g @anthropic-ai/claude-code, then run the command again.
 hint-fix-json = Fix that file, then run the command again.
 hint-set-home-claude = Set HOME (or CLAUDE_CONFIG_DIR), then run the command again.
+err-daemon = The claudemesh daemon did not complete the request: { $detail }.
+hint-daemon = See what it is doing with claudemesh daemon status; set CLAUDEMESH_NO_DAEMON=1 to go straight to the broker.

@@ -207,3 +207,5 @@ err-claude-config-busy = { $path } cambió una y otra vez mientras claudemesh lo
 hint-install-claude = Instálalo con npm install -g @anthropic-ai/claude-code y vuelve a ejecutar el comando.
 hint-fix-json = Corrige ese archivo y vuelve a ejecutar el comando.
 hint-set-home-claude = Define HOME (o CLAUDE_CONFIG_DIR) y vuelve a ejecutar el comando.
+err-daemon = El daemon de claudemesh no completó la petición: { $detail }.
+hint-daemon = Mira qué hace con claudemesh daemon status; con CLAUDEMESH_NO_DAEMON=1 se va directo al broker.

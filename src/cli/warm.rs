@@ -48,7 +48,9 @@ impl From<LocalError> for CliError {
     fn from(e: LocalError) -> Self {
         match e {
             LocalError::Rpc(rpc) => CliError::from(error_from_rpc(rpc)),
-            other => CliError::from(crate::client::ClientError::Protocol(other.to_string())),
+            other => CliError::new(super::error::Exit::Network, "daemon", "err-daemon")
+                .arg("detail", other.to_string())
+                .hint("hint-daemon"),
         }
     }
 }

@@ -20,8 +20,10 @@ use crate::proto::{ErrorCode, Incoming, RpcError, decode_frame, encode_request};
 
 /// The local API's version; a daemon speaking another one is replaced.
 pub(crate) const LOCAL_PROTOCOL: u32 = 1;
-/// Longest line either side accepts.
+/// Longest request line the daemon accepts.
 pub(crate) const MAX_LINE_BYTES: usize = 256 * 1024;
+/// Longest reply line a client accepts from its own daemon (an `inbox.list` of many large messages is one line).
+const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
 /// How long a started daemon may take to say it is ready.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one local call may take (the daemon may itself wait on a broker).
@@ -218,7 +220,7 @@ async fn read_loop(
         };
         match read {
             Ok(0) | Err(_) => break,
-            Ok(n) if n > MAX_LINE_BYTES => break,
+            Ok(n) if n > MAX_REPLY_BYTES => break,
             Ok(_) => {}
         }
         while let Ok((id, tx)) = calls.try_recv() {
