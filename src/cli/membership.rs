@@ -133,6 +133,33 @@ pub(crate) fn new_mesh(
     Ok(())
 }
 
+/// An invite to `identity`'s mesh, signed by its member key (the broker registers it; see docs/protocol.md).
+fn signed_invite(
+    identity: &Identity,
+    mesh_name: &str,
+    broker: &str,
+    role: Role,
+    exp: u64,
+    uses: u32,
+    inviter: &str,
+) -> Invite {
+    let mut invite = Invite {
+        v: 1,
+        id: Invite::new_id(),
+        mesh: identity.mesh_id.clone(),
+        mesh_name: mesh_name.to_string(),
+        broker: broker.to_string(),
+        role,
+        exp,
+        uses,
+        issuer: identity.member_key(),
+        inviter: inviter.to_string(),
+        sig: String::new(),
+    };
+    invite.sig = identity.member.sign_hex(&invite.signed_bytes());
+    invite
+}
+
 /// `claudemesh invite [--role R] [--expires D] [--uses N]`
 pub(crate) fn invite(ctx: &Ctx, role: InviteRole, expires: Duration, uses: u32) -> Result<(), CliError> {
     let config = ctx.load_config()?;
@@ -143,31 +170,38 @@ pub(crate) fn invite(ctx: &Ctx, role: InviteRole, expires: Duration, uses: u32) 
         InviteRole::Member => Role::Member,
         InviteRole::Guest => Role::Guest,
     };
-    let inbox = open_inbox(ctx)?;
-    let (url, created) = runtime()?.block_on(async {
-        let mut live = Live::connect(ctx, entry, inbox, false).await?;
-        let hello = live.session.hello().clone();
-        let exp = now_ms() / 1000 + expires.as_secs();
-        let identity = live.session.identity();
-        let mut invite = Invite {
-            v: 1,
-            id: Invite::new_id(),
-            mesh: identity.mesh_id.clone(),
-            mesh_name: hello.mesh.name.clone(),
-            broker: entry.broker.clone(),
-            role,
-            exp,
-            uses,
-            issuer: identity.member_key(),
-            inviter: hello.peer.name.clone(),
-            sig: String::new(),
-        };
-        invite.sig = identity.member.sign_hex(&invite.signed_bytes());
-        let params = InviteCreateParams { token: invite.to_token() };
-        let created: InviteCreateResult = live.session.call(method::INVITE_CREATE, &params).await?;
-        live.finish().await?;
-        Ok::<_, CliError>((invite.to_url(), created))
-    })?;
+    let exp = now_ms() / 1000 + expires.as_secs();
+    let rt = runtime()?;
+    let (url, created) = match rt.block_on(super::warm::connect(ctx)) {
+        Some(mut local) => {
+            let identity = ctx.identity(entry)?;
+            let invite = signed_invite(&identity, &entry.name, &entry.broker, role, exp, uses, &entry.name_requested);
+            let params = json!({ "mesh": entry.slug, "token": invite.to_token() });
+            let created: InviteCreateResult =
+                rt.block_on(super::warm::call(&mut local, method::INVITE_CREATE, &params))?;
+            (invite.to_url(), created)
+        }
+        None => {
+            let inbox = open_inbox(ctx)?;
+            rt.block_on(async {
+                let mut live = Live::connect(ctx, entry, inbox, false).await?;
+                let hello = live.session.hello().clone();
+                let invite = signed_invite(
+                    live.session.identity(),
+                    &hello.mesh.name,
+                    &entry.broker,
+                    role,
+                    exp,
+                    uses,
+                    &hello.peer.name,
+                );
+                let params = InviteCreateParams { token: invite.to_token() };
+                let created: InviteCreateResult = live.session.call(method::INVITE_CREATE, &params).await?;
+                live.finish().await?;
+                Ok::<_, CliError>((invite.to_url(), created))
+            })?
+        }
+    };
 
     if ctx.out.json {
         ctx.out.json(json!({
@@ -332,14 +366,23 @@ pub(crate) fn rename(ctx: &Ctx, name: &str) -> Result<(), CliError> {
     let entry = ctx.select_mesh(&config, None)?;
     require_admin(entry, "err-rename-needs-admin")?;
     let old = entry.name.clone();
-    let inbox = open_inbox(ctx)?;
-    let renamed: Value = runtime()?.block_on(async {
-        let mut live = Live::connect(ctx, entry, inbox, false).await?;
-        let result: Value =
-            live.session.call(method::MESH_RENAME, &MeshRenameParams { name: name.to_string() }).await?;
-        live.finish().await?;
-        Ok::<_, CliError>(result)
-    })?;
+    let rt = runtime()?;
+    let renamed: Value = match rt.block_on(super::warm::connect(ctx)) {
+        Some(mut local) => {
+            let params = json!({ "mesh": entry.slug, "name": name });
+            rt.block_on(super::warm::call(&mut local, method::MESH_RENAME, &params))?
+        }
+        None => {
+            let inbox = open_inbox(ctx)?;
+            rt.block_on(async {
+                let mut live = Live::connect(ctx, entry, inbox, false).await?;
+                let result: Value =
+                    live.session.call(method::MESH_RENAME, &MeshRenameParams { name: name.to_string() }).await?;
+                live.finish().await?;
+                Ok::<_, CliError>(result)
+            })?
+        }
+    };
     let new_name = renamed.get("name").and_then(Value::as_str).unwrap_or(name).to_string();
     let mut config = ctx.load_config()?;
     let mesh_id = entry.id.clone();
