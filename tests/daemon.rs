@@ -82,7 +82,7 @@ fn status_and_stop_report_and_end_the_daemon() {
     }
     let stopped = home.json(&["daemon", "stop"]);
     assert_eq!(stopped["stopped"], true);
-    assert!(wait_until(Duration::from_secs(5), || !pid_alive(pid)), "the daemon did not exit");
+    assert!(wait_until(Duration::from_secs(15), || !pid_alive(pid)), "the daemon did not exit");
     assert!(!home.path().join("daemon.sock").exists(), "the socket outlived the daemon");
     assert_eq!(home.json(&["daemon", "stop"])["stopped"], false);
 }
