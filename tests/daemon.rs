@@ -70,9 +70,11 @@ fn status_and_stop_report_and_end_the_daemon() {
     let status = home.json(&["daemon", "status"]);
     let links = status["links"].as_array().expect("links");
     assert!(links.iter().any(|l| l["mesh"] == "solo" && l["session"] == "cli"), "{status}");
+    assert_eq!(links.len(), 1, "{status}");
     assert!(
-        wait_until(Duration::from_secs(5), || { home.json(&["daemon", "status"])["links"][0]["connected"] == true }),
-        "the link never connected"
+        wait_until(Duration::from_secs(15), || home.json(&["daemon", "status"])["links"][0]["connected"] == true),
+        "the link never connected: {}",
+        home.json(&["daemon", "status"])
     );
     // The socket is private.
     {
