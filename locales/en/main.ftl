@@ -209,3 +209,19 @@ hint-fix-json = Fix that file, then run the command again.
 hint-set-home-claude = Set HOME (or CLAUDE_CONFIG_DIR), then run the command again.
 err-daemon = The claudemesh daemon did not complete the request: { $detail }.
 hint-daemon = See what it is doing with claudemesh daemon status; set CLAUDEMESH_NO_DAEMON=1 to go straight to the broker.
+
+# resources
+mesh-use-done = { $mesh } ({ $slug }) is now the current mesh.
+mesh-info-members = members
+mesh-info-online = online
+profile-status = status
+profile-summary = summary
+profile-visible = visible
+profile-groups = groups
+profile-set-done = Profile updated.
+group-list-empty = Nobody in { $mesh } has joined a group yet. Join one with: claudemesh group join <name>
+invite-list-empty = { $mesh } has no invites yet. Create one with: claudemesh invite
+invite-revoked = Invite { $id } revoked: nobody can join with it any more.
+invite-already-revoked = Invite { $id } was already revoked.
+err-invites-admin-only = Only owners and admins can list or revoke the invites of { $mesh }; you are { $role }.
+hint-did-you-mean-mesh = Did you mean { $closest }? Known meshes: { $known }.

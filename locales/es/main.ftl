@@ -209,3 +209,19 @@ hint-fix-json = Corrige ese archivo y vuelve a ejecutar el comando.
 hint-set-home-claude = Define HOME (o CLAUDE_CONFIG_DIR) y vuelve a ejecutar el comando.
 err-daemon = El daemon de claudemesh no completó la petición: { $detail }.
 hint-daemon = Mira qué hace con claudemesh daemon status; con CLAUDEMESH_NO_DAEMON=1 se va directo al broker.
+
+# resources
+mesh-use-done = { $mesh } ({ $slug }) es ahora la malla actual.
+mesh-info-members = miembros
+mesh-info-online = en línea
+profile-status = estado
+profile-summary = resumen
+profile-visible = visible
+profile-groups = grupos
+profile-set-done = Perfil actualizado.
+group-list-empty = Nadie en { $mesh } se ha unido a un grupo todavía. Únete a uno con: claudemesh group join <nombre>
+invite-list-empty = { $mesh } aún no tiene invitaciones. Crea una con: claudemesh invite
+invite-revoked = Invitación { $id } revocada: ya nadie puede unirse con ella.
+invite-already-revoked = La invitación { $id } ya estaba revocada.
+err-invites-admin-only = Solo los propietarios y administradores pueden ver o revocar las invitaciones de { $mesh }; tu rol es { $role }.
+hint-did-you-mean-mesh = ¿Querías decir { $closest }? Mallas conocidas: { $known }.

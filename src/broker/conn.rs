@@ -379,6 +379,8 @@ impl Conn {
             method::MESSAGE_RECEIPT => self.receipt(params).await,
             method::INBOX_SYNC => self.inbox_sync().await,
             method::INVITE_CREATE => self.invite_create(params).await,
+            method::INVITE_LIST => self.invite_list().await,
+            method::INVITE_REVOKE => self.invite_revoke(params).await,
             _ => Err(RpcError::new(ErrorCode::MethodNotFound, format!("unknown method {name}"))),
         };
         (r, After::Nothing)
@@ -865,6 +867,41 @@ impl Conn {
         to_value(&proto::ReceiptResult { updated: changed.len() as u64 })
     }
 
+    async fn invite_list(&mut self) -> Result<Value, RpcError> {
+        let a = self.authed()?;
+        let (mesh, member) = (a.mesh.clone(), a.member);
+        let invites = self
+            .shared
+            .db
+            .run(move |c| {
+                store::require_admin(c, &mesh, &member, "list invites")?;
+                store::list_invites(c, &mesh, 1000)
+            })
+            .await
+            .map_err(store_err)?;
+        to_value(&proto::InviteListResult { invites })
+    }
+
+    async fn invite_revoke(&mut self, params: Value) -> Result<Value, RpcError> {
+        let p: proto::InviteRevokeParams = parse(params)?;
+        if p.invite_id.is_empty() || p.invite_id.len() > 64 {
+            return Err(RpcError::new(ErrorCode::InvalidParams, "invite_id must be 1 to 64 characters"));
+        }
+        let a = self.authed()?;
+        let (mesh, member, id) = (a.mesh.clone(), a.member, p.invite_id.clone());
+        let now = now_ms();
+        let revoked = self
+            .shared
+            .db
+            .run(move |c| {
+                store::require_admin(c, &mesh, &member, "revoke invites")?;
+                store::revoke_invite(c, &mesh, &id, now)
+            })
+            .await
+            .map_err(store_err)?;
+        to_value(&proto::InviteRevokeResult { invite_id: p.invite_id, revoked })
+    }
+
     async fn invite_create(&mut self, params: Value) -> Result<Value, RpcError> {
         let p: proto::InviteCreateParams = parse(params)?;
         let inv =
@@ -1048,6 +1085,8 @@ fn is_known(name: &str) -> bool {
         method::MESSAGE_RECEIPT,
         method::INBOX_SYNC,
         method::INVITE_CREATE,
+        method::INVITE_LIST,
+        method::INVITE_REVOKE,
     ]
     .contains(&name)
 }

@@ -5,8 +5,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::db::StoreError;
 use crate::proto::{
-    Attestation, DeliverParams, DeliveryState, ErrorCode, GroupRef, KeyHex, MeshId, MessageId, Priority, ReceiptState,
-    ReceiptVia, RecipientStatus, Role, Status,
+    Attestation, DeliverParams, DeliveryState, ErrorCode, GroupRef, InviteSummary, KeyHex, MeshId, MessageId, Priority,
+    ReceiptState, ReceiptVia, RecipientStatus, Role, Status,
 };
 
 pub(crate) fn migrate(c: &Connection) -> rusqlite::Result<()> {
@@ -404,6 +404,44 @@ pub(crate) fn invite(c: &Connection, id: &str) -> Result<Option<InviteRow>, Stor
         },
     )
     .optional()?)
+}
+
+/// The invites of a mesh, newest first (at most `limit`).
+pub(crate) fn list_invites(c: &Connection, mesh: &MeshId, limit: u32) -> Result<Vec<InviteSummary>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT id, role, expires_at, max_uses, uses, created_at, revoked_at, issuer FROM invites WHERE mesh_id=?1
+         ORDER BY created_at DESC, id LIMIT ?2",
+    )?;
+    let rows = st.query_map(params![mesh.as_str(), limit], |r| {
+        Ok(InviteSummary {
+            id: r.get(0)?,
+            role: r.get(1)?,
+            expires_at: r.get(2)?,
+            max_uses: r.get(3)?,
+            uses: r.get(4)?,
+            created_at_ms: r.get(5)?,
+            revoked_at_ms: r.get(6)?,
+            issuer: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Revokes an invite of `mesh`. `Ok(false)` when it was already revoked; not found is an error.
+pub(crate) fn revoke_invite(c: &Connection, mesh: &MeshId, id: &str, now: u64) -> Result<bool, StoreError> {
+    let found: Option<Option<u64>> = c
+        .query_row("SELECT revoked_at FROM invites WHERE id=?1 AND mesh_id=?2", params![id, mesh.as_str()], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match found {
+        None => Err(reject(ErrorCode::NotFound, "no such invite in this mesh")),
+        Some(Some(_)) => Ok(false),
+        Some(None) => {
+            c.execute("UPDATE invites SET revoked_at=?1 WHERE id=?2", params![now, id])?;
+            Ok(true)
+        }
+    }
 }
 
 pub(crate) fn consume_invite(c: &Connection, id: &str) -> Result<(), StoreError> {

@@ -33,30 +33,35 @@ pub(crate) struct GlobalFlags {
 pub(crate) enum Command {
     /// Run a broker server (HTTP + WebSocket, embedded SQLite).
     Broker(BrokerArgs),
-    /// Create a mesh on a broker and make it current.
-    New {
-        /// The mesh's name (1-64 characters).
-        #[arg(value_name = "NAME")]
-        mesh_name: String,
-        /// Broker WebSocket URL (ws://HOST:PORT/ws or wss://…); default: $CLAUDEMESH_BROKER.
-        #[arg(long, value_name = "URL")]
-        broker: Option<String>,
-        /// Your display name in the mesh; default: $USER.
-        #[arg(long = "name", value_name = "DISPLAY")]
-        display_name: Option<String>,
+    /// Peers of the mesh: `peer list` (also `peers`).
+    Peer {
+        #[command(subcommand)]
+        action: PeerAction,
     },
-    /// Create an invite link for the current mesh (owners and admins).
-    Invite {
-        /// Role the invitee gets.
-        #[arg(long, value_enum, default_value_t = InviteRole::Member)]
-        role: InviteRole,
-        /// How long the invite stays valid (`30m`, `12h`, `7d`).
-        #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
-        expires: Duration,
-        /// How many times the invite can be used (1-10000).
-        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-        uses: u32,
+    /// Messages: `message send|inbox|status` (also `send`, `inbox`, `msg-status`).
+    Message {
+        #[command(subcommand)]
+        action: MessageAction,
     },
+    /// Meshes: `mesh new|list|info|use|rename|leave` (also `new`, `list`, `rename`, `leave`).
+    Mesh {
+        #[command(subcommand)]
+        action: MeshAction,
+    },
+    /// Your peer in the mesh: `profile show|set` (status, summary, visibility).
+    Profile {
+        #[command(subcommand)]
+        action: ProfileAction,
+    },
+    /// Groups: `group join|leave|list`.
+    Group {
+        #[command(subcommand)]
+        action: GroupAction,
+    },
+    /// Invites: `invite [create] [--role --expires --uses]`, `invite list`, `invite revoke <id>`.
+    Invite(InviteCmd),
+    /// Create a mesh and make it current (same as `mesh new`).
+    New(NewArgs),
     /// Join a mesh with an invite link (also: `claudemesh <url>`).
     Join {
         /// The invite link.
@@ -65,65 +70,31 @@ pub(crate) enum Command {
         #[arg(long = "name", value_name = "DISPLAY")]
         display_name: Option<String>,
     },
-    /// List the meshes this machine has joined.
+    /// List the meshes this machine has joined (same as `mesh list`).
     List,
-    /// Rename the current mesh (owners and admins).
-    Rename {
-        /// The new name (1-64 characters).
-        name: String,
-    },
-    /// Leave a mesh and delete its keys from this machine.
-    Leave {
-        /// The mesh to leave (slug); default: the selected mesh.
-        #[arg(value_name = "SLUG")]
-        mesh_slug: Option<String>,
-    },
+    /// Rename the current mesh (same as `mesh rename`).
+    Rename(RenameArgs),
+    /// Leave a mesh and delete its keys from this machine (same as `mesh leave`).
+    Leave(LeaveArgs),
     /// Show who you are in the current mesh (local, no network).
     Whoami,
-    /// Send an end-to-end-encrypted message to a peer, a @group or everyone (*).
-    Send {
-        /// A peer name, @group, or * for every other peer.
-        to: String,
-        /// The message (several words are joined with spaces; `-` reads stdin).
-        #[arg(required = true, num_args = 1.., value_name = "TEXT")]
-        text: Vec<String>,
-        /// How urgently it should surface: now, next (default) or low.
-        #[arg(long, value_enum, default_value_t = PriorityArg::Next)]
-        priority: PriorityArg,
-        /// How long it may wait for an offline recipient (default 7d, at most 30d).
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-        ttl: Option<Duration>,
-    },
-    /// Show received messages (and fetch new ones from the broker).
-    Inbox {
-        /// Only messages not shown before.
-        #[arg(long)]
-        unread: bool,
-        /// Keep running and print messages as they arrive.
-        #[arg(long)]
-        follow: bool,
-    },
-    /// List the peers of the mesh.
+    /// Send an end-to-end-encrypted message (same as `message send`).
+    Send(SendArgs),
+    /// Show received messages (same as `message inbox`).
+    Inbox(InboxArgs),
+    /// List the peers of the mesh (same as `peer list`).
     Peers,
-    /// Show the delivery state of a message you sent.
-    MsgStatus {
-        /// The message id printed by `send`.
-        id: String,
-    },
-    /// Set your status.
+    /// Show the delivery state of a message you sent (same as `message status`).
+    MsgStatus(MsgIdArgs),
+    /// Set your status (same as `profile set --status`).
     Status {
         #[command(subcommand)]
         action: StatusAction,
     },
-    /// Set your summary (what you are working on).
+    /// Set your summary (same as `profile set --summary`).
     Summary {
         #[command(subcommand)]
         action: SummaryAction,
-    },
-    /// Join or leave a group.
-    Group {
-        #[command(subcommand)]
-        action: GroupAction,
     },
     /// The per-user background daemon (started on demand): status, stop.
     Daemon(crate::daemon::DaemonArgs),
@@ -142,12 +113,169 @@ pub(crate) enum Command {
         #[arg(last = true, value_name = "CLAUDE_ARGS")]
         claude_args: Vec<String>,
     },
+    /// The local audit log of policy decisions and write verbs: `audit show`, `audit verify`.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// A Claude Code hook (run by Claude Code; not for people).
     #[command(hide = true)]
     Hook {
         #[arg(value_enum)]
         event: crate::claude::HookEvent,
     },
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct NewArgs {
+    /// The mesh's name (1-64 characters).
+    #[arg(value_name = "NAME")]
+    pub mesh_name: String,
+    /// Broker WebSocket URL (ws://HOST:PORT/ws or wss://…); default: $CLAUDEMESH_BROKER, else this machine's
+    /// embedded broker.
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
+    /// Your display name in the mesh; default: $USER.
+    #[arg(long = "name", value_name = "DISPLAY")]
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RenameArgs {
+    /// The new name (1-64 characters).
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct LeaveArgs {
+    /// The mesh to leave (slug); default: the selected mesh.
+    #[arg(value_name = "SLUG")]
+    pub mesh_slug: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SendArgs {
+    /// A peer name, @group, or * for every other peer.
+    pub to: String,
+    /// The message (several words are joined with spaces; `-` reads stdin).
+    #[arg(required = true, num_args = 1.., value_name = "TEXT")]
+    pub text: Vec<String>,
+    /// How urgently it should surface: now, next (default) or low.
+    #[arg(long, value_enum, default_value_t = PriorityArg::Next)]
+    pub priority: PriorityArg,
+    /// How long it may wait for an offline recipient (default 7d, at most 30d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub ttl: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct InboxArgs {
+    /// Only messages not shown before.
+    #[arg(long)]
+    pub unread: bool,
+    /// Keep running and print messages as they arrive.
+    #[arg(long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct MsgIdArgs {
+    /// The message id printed by `send`.
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct InviteArgs {
+    /// Role the invitee gets.
+    #[arg(long, value_enum, default_value_t = InviteRole::Member)]
+    pub role: InviteRole,
+    /// How long the invite stays valid (`30m`, `12h`, `7d`).
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
+    pub expires: Duration,
+    /// How many times the invite can be used (1-10000).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub uses: u32,
+}
+
+/// `invite` alone creates one (the flags below); `invite create|list|revoke` name the action.
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct InviteCmd {
+    #[command(subcommand)]
+    pub action: Option<InviteAction>,
+    #[command(flatten)]
+    pub create: InviteArgs,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum InviteAction {
+    /// Create an invite link for the current mesh (owners and admins).
+    Create(InviteArgs),
+    /// List this mesh's invites (owners and admins).
+    List,
+    /// Revoke an invite so nobody can use it any more (owners and admins).
+    Revoke {
+        /// The invite id (from `invite list` or `invite --json`).
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum PeerAction {
+    /// List the peers of the mesh.
+    List,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum MessageAction {
+    /// Send an end-to-end-encrypted message to a peer, a @group or everyone (*).
+    Send(SendArgs),
+    /// Show received messages (and fetch new ones from the broker).
+    Inbox(InboxArgs),
+    /// Show the delivery state of a message you sent.
+    Status(MsgIdArgs),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum MeshAction {
+    /// Create a mesh and make it current.
+    New(NewArgs),
+    /// List the meshes this machine has joined.
+    List,
+    /// Show the selected mesh as the broker sees it.
+    Info,
+    /// Make a mesh the current one (what verbs use without --mesh or $CLAUDEMESH_MESH).
+    Use {
+        /// The mesh's slug (from `mesh list`).
+        #[arg(value_name = "SLUG")]
+        slug: String,
+    },
+    /// Rename the selected mesh (owners and admins).
+    Rename(RenameArgs),
+    /// Leave a mesh and delete its keys from this machine.
+    Leave(LeaveArgs),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum ProfileAction {
+    /// Your peer: name, status, summary, groups, keys.
+    Show,
+    /// Change your status, summary or visibility (any combination).
+    Set(ProfileSetArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = true)]
+pub(crate) struct ProfileSetArgs {
+    /// idle, working or dnd.
+    #[arg(long, value_enum)]
+    pub status: Option<StatusArg>,
+    /// What you are working on (at most 280 characters).
+    #[arg(long, value_name = "TEXT")]
+    pub summary: Option<String>,
+    /// Whether `*` broadcasts reach you and others see you listed.
+    #[arg(long, value_name = "BOOL")]
+    pub visible: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +304,20 @@ pub(crate) enum GroupAction {
     },
     /// Leave a group.
     Leave { name: String },
+    /// List the groups of the mesh and who is in them.
+    List,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum AuditAction {
+    /// Show the newest audit entries, newest last.
+    Show {
+        /// How many entries to show (0: all).
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: usize,
+    },
+    /// Check the hash chain: exits 3 naming the first bad line.
+    Verify,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -291,7 +433,7 @@ mod tests {
         let cli = Cli::try_parse_from(["cm", "send", "bob", "hello", "there", "--priority", "now", "--json"]).unwrap();
         assert!(cli.global.json);
         match cli.command {
-            Some(Command::Send { to, text, priority, ttl }) => {
+            Some(Command::Send(SendArgs { to, text, priority, ttl })) => {
                 assert_eq!(to, "bob");
                 assert_eq!(text, vec!["hello", "there"]);
                 assert_eq!(priority, PriorityArg::Now);

@@ -65,10 +65,16 @@ impl Ctx {
         match wanted {
             Some(slug) => config.by_slug(slug).ok_or_else(|| {
                 let known: Vec<&str> = config.meshes.iter().map(|m| m.slug.as_str()).collect();
-                CliError::new(Exit::NotFound, "mesh_not_found", "err-mesh-not-found")
+                let err = CliError::new(Exit::NotFound, "mesh_not_found", "err-mesh-not-found")
                     .arg("slug", slug)
-                    .arg("known", known.join(", "))
-                    .hint("hint-known-meshes")
+                    .arg("known", known.join(", "));
+                // A typo (edit distance ≤ 2) gets a "did you mean"; otherwise the list.
+                match crate::client::closest_names(&known, slug).first() {
+                    Some(close) if crate::client::edit_distance(&close.to_lowercase(), &slug.to_lowercase()) <= 2 => {
+                        err.arg("closest", close.as_str()).hint("hint-did-you-mean-mesh")
+                    }
+                    _ => err.hint("hint-known-meshes"),
+                }
             }),
             None => config
                 .current

@@ -31,7 +31,7 @@ fn mesh_json(entry: &MeshEntry) -> Value {
 }
 
 /// `message` says what only admins may do (`err-invite-needs-admin`, `err-rename-needs-admin`).
-fn require_admin(entry: &MeshEntry, message: &'static str) -> Result<(), CliError> {
+pub(crate) fn require_admin(entry: &MeshEntry, message: &'static str) -> Result<(), CliError> {
     if Role::parse(&entry.role).is_some_and(Role::is_admin) {
         return Ok(());
     }

@@ -36,7 +36,7 @@ const RECONNECT_MAX: Duration = Duration::from_secs(30);
 const MAX_REPLACED: usize = 3;
 const REPLACED_WINDOW: Duration = Duration::from_secs(60);
 
-fn peer_json(p: &PeerInfo, me: &KeyHex) -> Value {
+pub(crate) fn peer_json(p: &PeerInfo, me: &KeyHex) -> Value {
     json!({
         "id": p.id,
         "name": p.name,
@@ -606,33 +606,19 @@ fn print_outboxed(ctx: &Ctx, value: Value, broker: &str) -> Result<(), CliError>
 }
 
 /// Runs one presence or group call and prints the caller's updated peer.
-fn update_self<P: serde::Serialize>(ctx: &Ctx, method: &str, params: P, done: String) -> Result<(), CliError> {
+pub(crate) fn update_self<P: serde::Serialize>(
+    ctx: &Ctx,
+    method: &str,
+    params: P,
+    done: String,
+) -> Result<(), CliError> {
     let config = ctx.load_config()?;
     let entry = ctx.select_mesh(&config, None)?;
-    let rt = runtime()?;
-    let (result, me) = match rt.block_on(warm::connect(ctx)) {
-        Some(mut local) => {
-            let mut params = serde_json::to_value(&params).map_err(CliError::internal)?;
-            if let Some(obj) = params.as_object_mut() {
-                obj.insert("mesh".into(), Value::String(entry.slug.clone()));
-            }
-            let result: PeerResult = rt.block_on(warm::call(&mut local, method, &params))?;
-            let me = result.peer.id;
-            (result, me)
-        }
-        None => {
-            let inbox = open_inbox(ctx)?;
-            rt.block_on(async {
-                let mut live = Live::connect(ctx, entry, inbox, false).await?;
-                let result: PeerResult = live.session.call_retrying(method, &params).await?;
-                let me = live.session.identity().session_key();
-                live.finish().await?;
-                Ok::<_, CliError>((result, me))
-            })?
-        }
-    };
+    let params = serde_json::to_value(&params).map_err(CliError::internal)?;
+    let value = warm::call_mesh(ctx, entry, method, params)?;
+    let result: PeerResult = serde_json::from_value(value).map_err(CliError::internal)?;
     if ctx.out.json {
-        ctx.out.json(json!({ "peer": peer_json(&result.peer, &me) }));
+        ctx.out.json(json!({ "peer": peer_json(&result.peer, &result.peer.id) }));
     } else {
         ctx.out.success(&done);
     }
@@ -650,12 +636,18 @@ pub(crate) fn status_set(ctx: &Ctx, status: StatusArg) -> Result<(), CliError> {
     update_self(ctx, method::PRESENCE_SET, params, t_args("status-set-done", &[("status", status.as_str().into())]))
 }
 
-/// `claudemesh summary set <text…>`
-pub(crate) fn summary_set(ctx: &Ctx, text: &[String]) -> Result<(), CliError> {
-    let summary = text.join(" ").trim().to_string();
+/// A summary the broker accepts (trimmed, at most 280 characters, no control characters).
+pub(crate) fn check_summary(raw: &str) -> Result<String, CliError> {
+    let summary = raw.trim().to_string();
     if summary.chars().count() > MAX_SUMMARY_CHARS || summary.chars().any(char::is_control) {
         return Err(CliError::invalid("err-bad-summary").arg("max", MAX_SUMMARY_CHARS));
     }
+    Ok(summary)
+}
+
+/// `claudemesh summary set <text…>`
+pub(crate) fn summary_set(ctx: &Ctx, text: &[String]) -> Result<(), CliError> {
+    let summary = check_summary(&text.join(" "))?;
     let params = PresenceSetParams { summary: Some(summary), ..Default::default() };
     update_self(ctx, method::PRESENCE_SET, params, t("summary-set-done"))
 }

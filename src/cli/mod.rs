@@ -2,6 +2,7 @@
 //! verbs and turns every failure into one exit code and one message (`error`).
 
 mod args;
+mod audit_verbs;
 mod claude_verbs;
 mod context;
 mod daemon_verbs;
@@ -9,6 +10,7 @@ mod error;
 mod live;
 mod membership;
 mod messaging;
+mod resources;
 mod warm;
 
 use std::process::ExitCode;
@@ -22,7 +24,7 @@ use crate::i18n::{self, Lang};
 use crate::output::{Printer, icon};
 use crate::proto::Invite;
 
-use args::{Cli, Command, GroupAction, StatusAction, SummaryAction};
+use args::{AuditAction, Cli, Command, GroupAction, InviteAction, InviteCmd, MeshAction, MessageAction, PeerAction, ProfileAction, StatusAction, SummaryAction};
 use context::Ctx;
 use error::{CliError, Exit};
 
@@ -130,28 +132,50 @@ fn run_broker(args: crate::broker::BrokerArgs, env: &Env) -> ExitCode {
 fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
     match command {
         Command::Broker(_) => Err(CliError::internal("broker dispatched twice")),
-        Command::New { mesh_name, broker, display_name } => {
-            membership::new_mesh(ctx, &mesh_name, broker.as_deref(), display_name.as_deref())
+        Command::New(a) | Command::Mesh { action: MeshAction::New(a) } => {
+            membership::new_mesh(ctx, &a.mesh_name, a.broker.as_deref(), a.display_name.as_deref())
         }
-        Command::Invite { role, expires, uses } => membership::invite(ctx, role, expires, uses),
+        Command::Invite(InviteCmd { action: None, create: a })
+        | Command::Invite(InviteCmd { action: Some(InviteAction::Create(a)), .. }) => {
+            membership::invite(ctx, a.role, a.expires, a.uses)
+        }
+        Command::Invite(InviteCmd { action: Some(InviteAction::List), .. }) => resources::invite_list(ctx),
+        Command::Invite(InviteCmd { action: Some(InviteAction::Revoke { id }), .. }) => {
+            resources::invite_revoke(ctx, &id)
+        }
         Command::Join { url, display_name } => membership::join(ctx, &url, display_name.as_deref()),
-        Command::List => membership::list(ctx),
-        Command::Rename { name } => membership::rename(ctx, &name),
-        Command::Leave { mesh_slug } => membership::leave(ctx, mesh_slug.as_deref()),
+        Command::List | Command::Mesh { action: MeshAction::List } => membership::list(ctx),
+        Command::Mesh { action: MeshAction::Info } => resources::mesh_info(ctx),
+        Command::Mesh { action: MeshAction::Use { slug } } => resources::mesh_use(ctx, &slug),
+        Command::Rename(a) | Command::Mesh { action: MeshAction::Rename(a) } => membership::rename(ctx, &a.name),
+        Command::Leave(a) | Command::Mesh { action: MeshAction::Leave(a) } => {
+            membership::leave(ctx, a.mesh_slug.as_deref())
+        }
         Command::Whoami => membership::whoami(ctx),
-        Command::Send { to, text, priority, ttl } => messaging::send(ctx, &to, &text, priority, ttl),
-        Command::Inbox { unread, follow } => messaging::inbox(ctx, unread, follow),
-        Command::Peers => messaging::peers(ctx),
-        Command::MsgStatus { id } => messaging::msg_status(ctx, &id),
+        Command::Send(a) | Command::Message { action: MessageAction::Send(a) } => {
+            messaging::send(ctx, &a.to, &a.text, a.priority, a.ttl)
+        }
+        Command::Inbox(a) | Command::Message { action: MessageAction::Inbox(a) } => {
+            messaging::inbox(ctx, a.unread, a.follow)
+        }
+        Command::Peers | Command::Peer { action: PeerAction::List } => messaging::peers(ctx),
+        Command::MsgStatus(a) | Command::Message { action: MessageAction::Status(a) } => {
+            messaging::msg_status(ctx, &a.id)
+        }
         Command::Status { action: StatusAction::Set { status } } => messaging::status_set(ctx, status),
         Command::Summary { action: SummaryAction::Set { text } } => messaging::summary_set(ctx, &text),
+        Command::Profile { action: ProfileAction::Show } => resources::profile_show(ctx),
+        Command::Profile { action: ProfileAction::Set(a) } => resources::profile_set(ctx, a),
         Command::Group { action: GroupAction::Join { name, role } } => {
             messaging::group_join(ctx, &name, role.as_deref())
         }
         Command::Group { action: GroupAction::Leave { name } } => messaging::group_leave(ctx, &name),
+        Command::Group { action: GroupAction::List } => resources::group_list(ctx),
         Command::Install => claude_verbs::install(ctx),
         Command::Uninstall => claude_verbs::uninstall(ctx),
         Command::Launch { name, claude_args } => claude_verbs::launch(ctx, name.as_deref(), &claude_args),
+        Command::Audit { action: AuditAction::Show { limit } } => audit_verbs::show(ctx, limit),
+        Command::Audit { action: AuditAction::Verify } => audit_verbs::verify(ctx),
         Command::Hook { .. } => Err(CliError::internal("hook dispatched as a verb")),
         Command::Daemon(crate::daemon::DaemonArgs { action: Some(DaemonAction::Status) }) => daemon_verbs::status(ctx),
         Command::Daemon(crate::daemon::DaemonArgs { action: Some(DaemonAction::Stop) }) => daemon_verbs::stop(ctx),

@@ -78,3 +78,27 @@ pub(crate) fn embedded_broker(ctx: &Ctx) -> Option<String> {
         status.get("embedded_broker").and_then(serde_json::Value::as_str).map(str::to_string)
     })
 }
+
+/// One broker call for `entry`'s mesh as this session: through the daemon, else on a direct control connection.
+pub(crate) fn call_mesh(
+    ctx: &Ctx,
+    entry: &crate::config::MeshEntry,
+    method: &str,
+    params: serde_json::Value,
+) -> Result<serde_json::Value, CliError> {
+    let rt = super::context::runtime()?;
+    if let Some(mut local) = rt.block_on(connect(ctx)) {
+        let mut warm = params;
+        if let Some(obj) = warm.as_object_mut() {
+            obj.insert("mesh".into(), serde_json::Value::String(entry.slug.clone()));
+        }
+        return rt.block_on(call(&mut local, method, &warm));
+    }
+    let inbox = super::membership::open_inbox(ctx)?;
+    rt.block_on(async {
+        let mut live = super::live::Live::connect(ctx, entry, inbox, false).await?;
+        let value: serde_json::Value = live.session.call_retrying(method, &params).await?;
+        live.finish().await?;
+        Ok(value)
+    })
+}

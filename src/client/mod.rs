@@ -8,7 +8,7 @@ mod targeting;
 
 pub(crate) use connection::{Event, check_broker_url};
 pub(crate) use session::{Identity, MeshSession, Outgoing, SendReport, check_body};
-pub(crate) use targeting::ResolveError;
+pub(crate) use targeting::{ResolveError, closest_names, edit_distance};
 
 use crate::proto::RpcError;
 

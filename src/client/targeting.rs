@@ -75,7 +75,7 @@ pub(crate) fn closest_names(names: &[&str], wanted: &str) -> Vec<String> {
     scored.into_iter().take(3).map(|(_, n)| n.to_string()).collect()
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -167,7 +167,8 @@ async fn dispatch(daemon: &Arc<Daemon>, caller: &Caller, method: &str, mut param
             let entry = mesh_of(daemon, &mut params)?;
             message_status(daemon, caller, &entry, params).await
         }
-        "presence.set" | "group.join" | "group.leave" | "invite.create" | "mesh.rename" | "mesh.info" => {
+        "presence.set" | "group.join" | "group.leave" | "invite.create" | "invite.list" | "invite.revoke"
+        | "mesh.rename" | "mesh.info" => {
             let entry = mesh_of(daemon, &mut params)?;
             let link = daemon.link(&entry, &caller.session, caller.name.as_deref());
             link.call(method, params).await.map_err(|e| client_err(&e))

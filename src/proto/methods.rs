@@ -26,6 +26,8 @@ pub(crate) mod method {
     pub(crate) const INBOX_SYNC: &str = "inbox.sync";
     pub(crate) const INVITE_CREATE: &str = "invite.create";
     pub(crate) const INVITE_REDEEM: &str = "invite.redeem";
+    pub(crate) const INVITE_LIST: &str = "invite.list";
+    pub(crate) const INVITE_REVOKE: &str = "invite.revoke";
     pub(crate) const PING: &str = "ping";
     // server notifications
     pub(crate) const MESSAGE_DELIVER: &str = "message.deliver";
@@ -559,4 +561,37 @@ mod tests {
             assert!(serde_json::from_value::<ReceiptParams>(bad.clone()).is_err(), "{bad}");
         }
     }
+}
+
+/// One invite as `invite.list` reports it (never the token).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct InviteSummary {
+    pub id: String,
+    pub role: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+    pub max_uses: u32,
+    pub uses: u32,
+    pub created_at_ms: u64,
+    pub revoked_at_ms: Option<u64>,
+    /// The issuing member key (hex).
+    pub issuer: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct InviteListResult {
+    pub invites: Vec<InviteSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InviteRevokeParams {
+    pub invite_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct InviteRevokeResult {
+    pub invite_id: String,
+    /// `false` when it had been revoked before.
+    pub revoked: bool,
 }

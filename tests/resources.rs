@@ -1,0 +1,110 @@
+//! The noun-verb grammar with the real binary: `peer list`, `message send|inbox|status`, `mesh use|info`,
+//! `profile show|set`, `group list`, `invite list|revoke`, the flat aliases, and "did you mean".
+
+mod support;
+
+use serde_json::Value;
+use support::{Broker, describe, mesh_of_two, stderr};
+
+fn ids(doc: &Value, key: &str) -> Vec<String> {
+    doc[key].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn noun_verbs_and_their_flat_aliases_are_the_same_verbs() {
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    assert_eq!(ids(&pair.alice.json(&["peer", "list"]), "peers"), ids(&pair.alice.json(&["peers"]), "peers"));
+    let sent = pair.alice.json(&["message", "send", "bob", "noun", "verb"]);
+    let id = sent["id"].as_str().unwrap();
+    let inbox = pair.bob.json(&["message", "inbox"]);
+    assert_eq!(inbox["messages"][0]["body"], "noun verb");
+    let status = pair.alice.json(&["message", "status", id]);
+    assert_eq!(status["id"], sent["id"]);
+    assert_eq!(pair.alice.json(&["msg-status", id])["id"], sent["id"]);
+    assert_eq!(pair.alice.json(&["mesh", "list"]), pair.alice.json(&["list"]));
+}
+
+#[test]
+fn mesh_use_switches_the_current_mesh_and_typos_get_a_did_you_mean() {
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    pair.alice.json(&["mesh", "new", "second", "--broker", &broker.url()]);
+    assert_eq!(pair.alice.json(&["whoami"])["mesh"], "second");
+    let used = pair.alice.json(&["mesh", "use", "team"]);
+    assert_eq!(used["current"], "team");
+    assert_eq!(pair.alice.json(&["whoami"])["mesh"], "team");
+
+    let out = pair.alice.fails(&["mesh", "use", "taem"], 5);
+    assert!(stderr(&out).contains("Did you mean team"), "{}", describe(&out));
+    let out = pair.alice.fails(&["--mesh", "secnd", "peers"], 5);
+    assert!(stderr(&out).contains("Did you mean second"), "{}", describe(&out));
+    // Far from every slug: the list instead.
+    let out = pair.alice.fails(&["mesh", "use", "zzzzzzzz"], 5);
+    assert!(stderr(&out).contains("Use one of"), "{}", describe(&out));
+    // An unknown verb close to a real one: clap's suggestion, exit 3.
+    let out = pair.alice.fails(&["sned", "bob", "hi"], 3);
+    assert!(stderr(&out).contains("send"), "{}", describe(&out));
+}
+
+#[test]
+fn mesh_info_profile_and_groups() {
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    let info = pair.alice.json(&["mesh", "info"]);
+    assert_eq!(info["name"], "team");
+    assert_eq!(info["members"], 2);
+    assert_eq!(info["your_role"], "owner");
+
+    let set = pair.bob.json(&["profile", "set", "--status", "working", "--summary", "parser rewrite"]);
+    assert_eq!(set["peer"]["status"], "working");
+    let shown = pair.bob.json(&["profile", "show"]);
+    assert_eq!(shown["peer"]["name"], "bob");
+    assert_eq!(shown["peer"]["summary"], "parser rewrite");
+    assert_eq!(shown["peer"]["you"], true);
+    pair.bob.fails(&["profile", "set"], 3);
+
+    assert!(pair.alice.json(&["group", "list"])["groups"].as_array().unwrap().is_empty());
+    pair.bob.json(&["group", "join", "dev", "--role", "lead"]);
+    pair.alice.json(&["group", "join", "dev"]);
+    let groups = pair.alice.json(&["group", "list"]);
+    assert_eq!(groups["groups"][0]["name"], "dev");
+    let members: Vec<&str> =
+        groups["groups"][0]["members"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(members.len(), 2, "{groups}");
+    assert!(members.contains(&"alice") && members.contains(&"bob"));
+}
+
+#[test]
+fn invites_are_listed_and_a_revoked_invite_no_longer_joins() {
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    let first = pair.alice.json(&["invite", "create", "--uses", "3"]);
+    let second = pair.alice.json(&["invite", "--role", "guest"]);
+    let listed = pair.alice.json(&["invite", "list"]);
+    let invites = listed["invites"].as_array().unwrap();
+    assert_eq!(invites.len(), 3, "{listed}"); // the one bob used, and two new ones
+    let find = |id: &Value| invites.iter().find(|i| i["id"] == *id).cloned().expect("listed");
+    assert_eq!(find(&first["invite_id"])["state"], "active");
+    assert_eq!(find(&first["invite_id"])["max_uses"], 3);
+    assert_eq!(find(&second["invite_id"])["role"], "guest");
+    assert!(listed.to_string().find("token").is_none(), "invite tokens are never listed");
+
+    let id = second["invite_id"].as_str().unwrap();
+    assert_eq!(pair.alice.json(&["invite", "revoke", id])["revoked"], true);
+    assert_eq!(pair.alice.json(&["invite", "revoke", id])["revoked"], false);
+    let revoked = pair.alice.json(&["invite", "list"]);
+    let state = revoked["invites"].as_array().unwrap().iter().find(|i| i["id"] == *id).unwrap()["state"].clone();
+    assert_eq!(state, "revoked");
+    let carol = support::Home::new();
+    let out = carol.run(&["join", second["url"].as_str().unwrap(), "--name", "carol"]);
+    assert!(!out.status.success(), "a revoked invite still joined: {}", describe(&out));
+    assert!(stderr(&out).to_lowercase().contains("revoked"), "{}", describe(&out));
+    // The other invite still works.
+    carol.json(&["join", first["url"].as_str().unwrap(), "--name", "carol"]);
+
+    // Members cannot list or revoke.
+    pair.bob.fails(&["invite", "list"], 7);
+    pair.bob.fails(&["invite", "revoke", id], 7);
+    pair.alice.fails(&["invite", "revoke", "no-such-invite"], 5);
+}
