@@ -308,6 +308,7 @@ impl Conn {
             self.send_text(proto::encode_error(&id, &err)).await;
             return After::Nothing;
         }
+        Metrics::inc(&m.requests, 1);
         let (outcome, after) = self.dispatch(&method_name, params).await;
         match outcome {
             Ok(v) => self.send_text(proto::encode_result(&id, &v)).await,

@@ -15,6 +15,7 @@ pub(crate) struct Metrics {
     pub frame_errors: AtomicU64,
     pub auth_failures: AtomicU64,
     pub rate_limited: AtomicU64,
+    pub requests: AtomicU64,
 }
 
 impl Metrics {
@@ -79,6 +80,7 @@ impl Metrics {
         );
         line("claudemesh_auth_failures_total", "counter", "Failed auth.hello attempts.", g(&self.auth_failures));
         line("claudemesh_rate_limited_total", "counter", "Requests refused by a rate limit.", g(&self.rate_limited));
+        line("claudemesh_requests_total", "counter", "JSON-RPC requests handled (any method).", g(&self.requests));
         out
     }
 }
