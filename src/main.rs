@@ -12,6 +12,7 @@ mod daemon;
 mod i18n;
 mod mcp;
 mod output;
+mod policy;
 mod proto;
 mod store;
 
