@@ -225,3 +225,26 @@ invite-revoked = Invite { $id } revoked: nobody can join with it any more.
 invite-already-revoked = Invite { $id } was already revoked.
 err-invites-admin-only = Only owners and admins can list or revoke the invites of { $mesh }; you are { $role }.
 hint-did-you-mean-mesh = Did you mean { $closest }? Known meshes: { $known }.
+
+# audit
+audit-empty = The audit log has no entries yet.
+audit-intact = Audit log intact: { $count ->
+    [one] 1 entry
+   *[other] { $count } entries
+}.
+audit-head = newest hash { $hash } (keep it elsewhere to notice removed entries later)
+audit-err-broken = Line { $line } of { $path } breaks the hash chain: { $reason ->
+    [incomplete] it is cut off, as a write interrupted by a crash leaves it.
+    [empty] it is empty.
+    [too-long] it is longer than any audit entry.
+    [not-json] it is not JSON.
+    [not-canonical] it is not in canonical form, so it was edited.
+    [bad-entry] it is not an audit entry ({ $detail }).
+    [hash] its hash does not match its contents, so it was edited.
+    [seq] it is entry { $found } where entry { $expected } belongs, so lines were removed, added or reordered.
+   *[prev] it does not carry the previous line's hash, so a line before it was changed or replaced.
+}
+audit-hint-broken = Keep the file as evidence and move it aside (mv { $path } { $path }.broken); the next entry starts a new chain.
+audit-err-damaged-tail = The last line of { $path } is damaged, so claudemesh adds nothing to it.
+audit-hint-verify = Find the first bad line with claudemesh audit verify
+audit-err-io = Cannot use the audit log { $path }: { $detail }.

@@ -225,3 +225,26 @@ invite-revoked = Invitación { $id } revocada: ya nadie puede unirse con ella.
 invite-already-revoked = La invitación { $id } ya estaba revocada.
 err-invites-admin-only = Solo los propietarios y administradores pueden ver o revocar las invitaciones de { $mesh }; tu rol es { $role }.
 hint-did-you-mean-mesh = ¿Querías decir { $closest }? Mallas conocidas: { $known }.
+
+# audit
+audit-empty = El registro de auditoría aún no tiene entradas.
+audit-intact = Registro de auditoría íntegro: { $count ->
+    [one] 1 entrada
+   *[other] { $count } entradas
+}.
+audit-head = hash más reciente { $hash } (guárdalo en otro sitio para notar más adelante entradas quitadas)
+audit-err-broken = La línea { $line } de { $path } rompe la cadena de hashes: { $reason ->
+    [incomplete] está cortada, como la deja una escritura interrumpida por un fallo.
+    [empty] está vacía.
+    [too-long] es más larga que cualquier entrada de auditoría.
+    [not-json] no es JSON.
+    [not-canonical] no está en forma canónica, así que fue editada.
+    [bad-entry] no es una entrada de auditoría ({ $detail }).
+    [hash] su hash no coincide con su contenido, así que fue editada.
+    [seq] es la entrada { $found } donde corresponde la entrada { $expected }, así que se quitaron, añadieron o reordenaron líneas.
+   *[prev] no lleva el hash de la línea anterior, así que una línea anterior fue cambiada o sustituida.
+}
+audit-hint-broken = Guarda el archivo como prueba y apártalo (mv { $path } { $path }.broken); la siguiente entrada empieza una cadena nueva.
+audit-err-damaged-tail = La última línea de { $path } está dañada, así que claudemesh no le añade nada.
+audit-hint-verify = Busca la primera línea dañada con claudemesh audit verify
+audit-err-io = No se puede usar el registro de auditoría { $path }: { $detail }.

@@ -24,7 +24,10 @@ use crate::i18n::{self, Lang};
 use crate::output::{Printer, icon};
 use crate::proto::Invite;
 
-use args::{AuditAction, Cli, Command, GroupAction, InviteAction, InviteCmd, MeshAction, MessageAction, PeerAction, ProfileAction, StatusAction, SummaryAction};
+use args::{
+    AuditAction, Cli, Command, GroupAction, InviteAction, InviteCmd, MeshAction, MessageAction, PeerAction,
+    ProfileAction, StatusAction, SummaryAction,
+};
 use context::Ctx;
 use error::{CliError, Exit};
 
