@@ -17,7 +17,7 @@ pub(crate) struct Env {
     pub session_id: Option<String>,
     /// `USER`: the default display name.
     pub user: Option<String>,
-    /// `CLAUDEMESH_LANG`, then `LC_ALL`, `LC_MESSAGES`, `LANG`: the first one set.
+    /// `CLAUDEMESH_LOCALE`, then `CLAUDEMESH_LANG`, `LC_ALL`, `LC_MESSAGES`, `LANG`: the first one set.
     pub locale: Option<String>,
     /// `NO_COLOR` set to anything non-empty.
     pub no_color: bool,
@@ -55,7 +55,8 @@ impl Env {
     /// Builds the snapshot from any lookup function (tests pass a map). Empty values count as unset.
     pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let locale = ["CLAUDEMESH_LANG", "LC_ALL", "LC_MESSAGES", "LANG"].iter().find_map(|n| get(n));
+        let locale =
+            ["CLAUDEMESH_LOCALE", "CLAUDEMESH_LANG", "LC_ALL", "LC_MESSAGES", "LANG"].iter().find_map(|n| get(n));
         Self {
             claudemesh_home: get("CLAUDEMESH_HOME").map(PathBuf::from),
             home: get("HOME").map(PathBuf::from),
@@ -119,6 +120,21 @@ mod tests {
         assert_eq!(env(&[("LANG", "es_ES"), ("LC_ALL", "en_US")]).locale.as_deref(), Some("en_US"));
         assert_eq!(env(&[("LC_ALL", "es"), ("CLAUDEMESH_LANG", "en")]).locale.as_deref(), Some("en"));
         assert_eq!(env(&[("LANG", "")]).locale, None);
+    }
+
+    #[test]
+    fn claudemesh_locale_wins_over_every_other_locale_variable() {
+        let all = [
+            ("CLAUDEMESH_LOCALE", "es_ES.UTF-8"),
+            ("CLAUDEMESH_LANG", "en"),
+            ("LC_ALL", "en_US.UTF-8"),
+            ("LC_MESSAGES", "en_GB"),
+            ("LANG", "C"),
+        ];
+        assert_eq!(env(&all).locale.as_deref(), Some("es_ES.UTF-8"));
+        assert_eq!(env(&[("CLAUDEMESH_LOCALE", "en"), ("LANG", "es_ES")]).locale.as_deref(), Some("en"));
+        // Set but empty counts as unset, so the next variable decides.
+        assert_eq!(env(&[("CLAUDEMESH_LOCALE", " "), ("LANG", "es_ES")]).locale.as_deref(), Some("es_ES"));
     }
 
     #[test]
