@@ -248,3 +248,15 @@ audit-hint-broken = Keep the file as evidence and move it aside (mv { $path } { 
 audit-err-damaged-tail = The last line of { $path } is damaged, so claudemesh adds nothing to it.
 audit-hint-verify = Find the first bad line with claudemesh audit verify
 audit-err-io = Cannot use the audit log { $path }: { $detail }.
+
+# output contract
+err-output-unknown-field = The document has no field { $fields }. Valid fields: { $valid }.
+hint-output-fields = Ask for fields from that list (--json=a,b), or use --json alone for all of them.
+err-output-text-with-json = --output-format text asks for human text, but --json, --jq and --template ask for JSON.
+hint-output-text = Keep only one of them.
+err-output-jq-syntax = The --jq program is not valid jq: { $detail }.
+err-output-jq-run = The --jq program failed on the document: { $detail }.
+hint-output-jq = Look at the document it runs on with --json, then fix the program.
+err-output-template-syntax = The --template is not a valid template: { $detail }.
+err-output-template-render = The --template failed on the document: { $detail }.
+hint-output-template = Look at the fields it can use with --json, then fix the template.

@@ -248,3 +248,15 @@ audit-hint-broken = Guarda el archivo como prueba y apártalo (mv { $path } { $p
 audit-err-damaged-tail = La última línea de { $path } está dañada, así que claudemesh no le añade nada.
 audit-hint-verify = Busca la primera línea dañada con claudemesh audit verify
 audit-err-io = No se puede usar el registro de auditoría { $path }: { $detail }.
+
+# output contract
+err-output-unknown-field = El documento no tiene el campo { $fields }. Campos válidos: { $valid }.
+hint-output-fields = Pide campos de esa lista (--json=a,b), o usa --json solo para tenerlos todos.
+err-output-text-with-json = --output-format text pide texto para personas, pero --json, --jq y --template piden JSON.
+hint-output-text = Deja solo una de las dos opciones.
+err-output-jq-syntax = El programa de --jq no es jq válido: { $detail }.
+err-output-jq-run = El programa de --jq falló sobre el documento: { $detail }.
+hint-output-jq = Mira con --json el documento sobre el que se ejecuta y corrige el programa.
+err-output-template-syntax = La plantilla de --template no es válida: { $detail }.
+err-output-template-render = La plantilla de --template falló sobre el documento: { $detail }.
+hint-output-template = Mira con --json los campos que puede usar y corrige la plantilla.

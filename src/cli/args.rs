@@ -5,6 +5,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::broker::BrokerArgs;
+use crate::output::OutputFlags;
 
 /// A peer mesh for Claude Code sessions.
 #[derive(Debug, Parser)]
@@ -16,17 +17,54 @@ pub(crate) struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Clone, Args)]
+/// Flags every verb takes. `json` is true for any JSON-shaped output (`--json[=FIELDS]`, `--jq`, `--template`,
+/// `--output-format json|stream-json`), so verbs test one bool; `output` says how the Printer shapes the document.
+#[derive(Debug, Clone)]
 pub(crate) struct GlobalFlags {
-    /// Print machine-readable JSON (errors go to stderr as JSON too).
-    #[arg(long, global = true)]
     pub json: bool,
+    pub output: OutputFlags,
+    pub mesh: Option<String>,
+    pub yes: bool,
+}
+
+/// What clap parses into `GlobalFlags` (it derives `json` from the output flags).
+#[derive(Debug, Clone, Args)]
+struct GlobalArgs {
+    #[command(flatten)]
+    output: OutputFlags,
     /// The mesh to use (a slug from `claudemesh list`); default: $CLAUDEMESH_MESH, then the current mesh.
     #[arg(long, global = true, value_name = "SLUG")]
-    pub mesh: Option<String>,
+    mesh: Option<String>,
     /// Answer yes to confirmations (needed for destructive verbs without a terminal).
     #[arg(short = 'y', long, global = true)]
-    pub yes: bool,
+    yes: bool,
+}
+
+impl From<GlobalArgs> for GlobalFlags {
+    fn from(a: GlobalArgs) -> Self {
+        Self { json: a.output.wants_json(), output: a.output, mesh: a.mesh, yes: a.yes }
+    }
+}
+
+impl clap::FromArgMatches for GlobalFlags {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        <GlobalArgs as clap::FromArgMatches>::from_arg_matches(matches).map(Self::from)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for GlobalFlags {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        GlobalArgs::augment_args(cmd)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        GlobalArgs::augment_args_for_update(cmd)
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,7 +21,7 @@ use clap::error::ErrorKind;
 use crate::config::Env;
 use crate::daemon::DaemonAction;
 use crate::i18n::{self, Lang};
-use crate::output::{Printer, icon};
+use crate::output::{self, Printer, Shape, ShapeError, icon};
 use crate::proto::Invite;
 
 use args::{
@@ -38,7 +38,7 @@ pub(crate) fn main() -> ExitCode {
     i18n::init(Lang::from_locale(env.locale.as_deref()));
 
     let argv = args::rewrite_bare_invite(std::env::args().collect(), Invite::looks_like_url);
-    let wants_json = argv.iter().skip(1).take_while(|a| *a != "--").any(|a| a == "--json");
+    let wants_json = output::argv_wants_json(argv.get(1..).unwrap_or_default());
     let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => return clap_failure(&e, wants_json, env.no_color),
@@ -68,7 +68,11 @@ pub(crate) fn main() -> ExitCode {
         return claude_verbs::hook(event, &env);
     }
 
-    let printer = Printer::new(cli.global.json, env.no_color);
+    // A bad --jq program or template, or --output-format text with --json, fails before the verb runs.
+    let printer = match Shape::compile(&cli.global.output) {
+        Ok(shape) => Printer::shaped(shape.leak(), env.no_color),
+        Err(e) => return report(&Printer::new(true, env.no_color), &shape_error(&e)),
+    };
     let command = match cli.command {
         Some(command) => command,
         None if claude_verbs::bare_launches(&env, &cli.global) => {
@@ -79,10 +83,13 @@ pub(crate) fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
-    let result = Ctx::new(env, cli.global.clone()).and_then(|ctx| {
+    let result = Ctx::new(env, cli.global.clone()).and_then(|mut ctx| {
+        ctx.out = printer;
         ctx.warn_permissions();
         dispatch(&ctx, command)
     });
+    // A document the output flags could not shape (unknown field, jq or template failure) fails the run.
+    let result = result.and_then(|()| printer.failure().map_or(Ok(()), |e| Err(shape_error(e))));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&printer, &e),
@@ -191,6 +198,30 @@ fn report(printer: &Printer, e: &CliError) -> ExitCode {
     let lang = if printer.json { Lang::En } else { i18n::current() };
     printer.error(e.reason, &e.message_in(lang), e.hint_in(lang).as_deref());
     e.exit.code()
+}
+
+/// The output contract's failures: all are invalid arguments (exit 3), with the parser's or renderer's words.
+fn shape_error(e: &ShapeError) -> CliError {
+    let error = match e {
+        ShapeError::UnknownField { unknown, valid } => CliError::invalid("err-output-unknown-field")
+            .arg("fields", unknown.as_str())
+            .arg("valid", valid.as_str())
+            .hint("hint-output-fields"),
+        ShapeError::TextWithJson => CliError::invalid("err-output-text-with-json").hint("hint-output-text"),
+        ShapeError::JqSyntax(detail) => CliError::invalid("err-output-jq-syntax").arg("detail", detail.as_str()),
+        ShapeError::JqRun(detail) => CliError::invalid("err-output-jq-run").arg("detail", detail.as_str()),
+        ShapeError::TemplateSyntax(detail) => {
+            CliError::invalid("err-output-template-syntax").arg("detail", detail.as_str())
+        }
+        ShapeError::TemplateRender(detail) => {
+            CliError::invalid("err-output-template-render").arg("detail", detail.as_str())
+        }
+    };
+    match e {
+        ShapeError::JqSyntax(_) | ShapeError::JqRun(_) => error.hint("hint-output-jq"),
+        ShapeError::TemplateSyntax(_) | ShapeError::TemplateRender(_) => error.hint("hint-output-template"),
+        ShapeError::UnknownField { .. } | ShapeError::TextWithJson => error,
+    }
 }
 
 /// clap's own outcomes: help and version exit 0; usage errors exit 3 (clap's default 2 means "auth failed" here).

@@ -1,11 +1,18 @@
-//! Printing: JSON documents (with `schema_version`) and human text (icons, six colour roles, aligned tables,
-//! relative times). Results go to stdout; warnings and errors to stderr.
+//! Printing: JSON documents (with `schema_version`, shaped by the output contract: field lists, `--jq`,
+//! `--template`, stream-json) and human text (icons, six colour roles, aligned tables, relative times). Results go
+//! to stdout; warnings and errors to stderr.
+
+mod jq;
+mod shape;
+mod template;
 
 use std::io::{IsTerminal, Write};
 
 use serde_json::{Map, Value};
 
 use crate::i18n;
+
+pub(crate) use shape::{OutputFlags, Shape, ShapeError, argv_wants_json};
 
 /// Version of every JSON document the CLI prints.
 pub(crate) const SCHEMA_VERSION: u64 = 1;
@@ -46,22 +53,35 @@ impl Role {
     }
 }
 
-/// How to print: JSON or human, and whether colour is allowed on each stream.
+/// How to print: JSON (shaped by the output flags) or human, and whether colour is allowed on each stream.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Printer {
+    /// Verbs produce JSON documents (`--json`, `--jq`, `--template`, `--output-format json|stream-json`).
     pub json: bool,
+    shape: &'static Shape,
     color_out: bool,
     color_err: bool,
 }
 
 impl Printer {
-    /// Colour only on terminals and never when `NO_COLOR` is set.
+    /// Plain text or plain `--json` (every field). Colour only on terminals and never when `NO_COLOR` is set.
     pub(crate) fn new(json: bool, no_color: bool) -> Self {
+        Self::shaped(if json { &shape::JSON } else { &shape::TEXT }, no_color)
+    }
+
+    /// Prints every JSON document through `shape` (the compiled output flags).
+    pub(crate) fn shaped(shape: &'static Shape, no_color: bool) -> Self {
         Self {
-            json,
+            json: shape.is_json(),
+            shape,
             color_out: !no_color && std::io::stdout().is_terminal(),
             color_err: !no_color && std::io::stderr().is_terminal(),
         }
+    }
+
+    /// The first document that could not be shaped (unknown field, jq or template failure): the run fails with it.
+    pub(crate) fn failure(&self) -> Option<&'static ShapeError> {
+        self.shape.failure()
     }
 
     /// Paints text for stdout.
@@ -69,18 +89,32 @@ impl Printer {
         paint(self.color_out, role, text)
     }
 
-    /// A JSON document on stdout, pretty-printed, with `schema_version` added.
+    /// A JSON document on stdout with `schema_version` added, shaped by the output flags: pretty-printed (or the
+    /// field list, jq results, rendered template), on one line with `--output-format stream-json`.
     pub(crate) fn json(&self, doc: Value) {
-        let text = serde_json::to_string_pretty(&with_schema(doc)).unwrap_or_default();
-        write_line(&mut std::io::stdout().lock(), &text);
+        self.emit(doc, self.shape.is_stream());
     }
 
-    /// A JSON document on one stdout line (streams such as `inbox --follow`).
+    /// A JSON document on one stdout line, flushed at once (streams such as `inbox --follow`); `--jq` results are
+    /// compact as with `jq -c`.
     pub(crate) fn json_line(&self, doc: Value) {
-        let text = serde_json::to_string(&with_schema(doc)).unwrap_or_default();
-        let mut out = std::io::stdout().lock();
-        write_line(&mut out, &text);
-        let _ = out.flush();
+        self.emit(doc, true);
+    }
+
+    /// After the first document that cannot be shaped nothing more goes to stdout; the CLI reports the failure.
+    fn emit(&self, doc: Value, compact: bool) {
+        if self.shape.failure().is_some() {
+            return;
+        }
+        match self.shape.render(doc, compact) {
+            Ok(text) => {
+                let mut out = std::io::stdout().lock();
+                // A closed pipe (`claudemesh peers --json | head -1`) is not an error worth reporting.
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+            }
+            Err(e) => self.shape.record(e),
+        }
     }
 
     /// One line of human output on stdout.
