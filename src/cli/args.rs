@@ -162,6 +162,14 @@ pub(crate) enum Command {
         #[arg(value_enum)]
         event: crate::claude::HookEvent,
     },
+    /// Print a shell completion script (e.g. `claudemesh completions bash > /etc/bash_completion.d/claudemesh`).
+    Completions {
+        /// The shell the script is for.
+        #[arg(value_enum)]
+        shell: super::shell::CompletionShell,
+    },
+    /// Print the man page (roff; e.g. `claudemesh man > ~/.local/share/man/man1/claudemesh.1`).
+    Man,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -11,6 +11,7 @@ mod live;
 mod membership;
 mod messaging;
 mod resources;
+mod shell;
 mod warm;
 
 use std::process::ExitCode;
@@ -43,6 +44,19 @@ pub(crate) fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_failure(&e, wants_json, env.no_color),
     };
+
+    // Generated from the clap definitions alone: no home, no logging, no runtime.
+    let generated = match cli.command {
+        Some(Command::Completions { shell: which }) => Some(Ok(shell::completion_script(which))),
+        Some(Command::Man) => Some(shell::man_page()),
+        _ => None,
+    };
+    if let Some(text) = generated {
+        return match text.and_then(|bytes| shell::print(&bytes)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => report(&Printer::new(cli.global.json, env.no_color), &e),
+        };
+    }
 
     let is_server = matches!(cli.command, Some(Command::Broker(_) | Command::Daemon(_)));
     init_logging(env.log_filter.as_deref(), if is_server { "info" } else { "warn" }, env.no_color);
@@ -190,6 +204,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Daemon(crate::daemon::DaemonArgs { action: Some(DaemonAction::Status) }) => daemon_verbs::status(ctx),
         Command::Daemon(crate::daemon::DaemonArgs { action: Some(DaemonAction::Stop) }) => daemon_verbs::stop(ctx),
         Command::Daemon(_) | Command::Mcp(_) => Err(CliError::internal("long-running role dispatched as a verb")),
+        Command::Completions { .. } | Command::Man => Err(CliError::internal("generated text dispatched as a verb")),
     }
 }
 
