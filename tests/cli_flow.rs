@@ -205,9 +205,11 @@ fn bare_invite_url_joins() {
 fn leave_without_a_terminal_and_without_yes_fails_naming_yes() {
     let broker = Broker::start();
     let pair = mesh_of_two(&broker);
-    let out = pair.bob.fails(&["leave"], 3);
+    // Leaving is destructive: the default policy asks first, and without a terminal that is a refusal (exit 7)
+    // naming --yes.
+    let out = pair.bob.fails(&["leave"], 7);
     let err = stderr(&out);
-    assert!(err.contains("-y"), "{err}");
+    assert!(err.contains("--yes"), "{err}");
     // Still a member.
     assert_eq!(pair.bob.json(&["list"])["meshes"].as_array().map(Vec::len), Some(1));
 

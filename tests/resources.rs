@@ -91,8 +91,10 @@ fn invites_are_listed_and_a_revoked_invite_no_longer_joins() {
     assert!(listed.to_string().find("token").is_none(), "invite tokens are never listed");
 
     let id = second["invite_id"].as_str().unwrap();
-    assert_eq!(pair.alice.json(&["invite", "revoke", id])["revoked"], true);
-    assert_eq!(pair.alice.json(&["invite", "revoke", id])["revoked"], false);
+    // Revoking is destructive: the default policy asks, so without a terminal it needs --yes.
+    pair.alice.fails(&["invite", "revoke", id], 7);
+    assert_eq!(pair.alice.json(&["invite", "revoke", id, "--yes"])["revoked"], true);
+    assert_eq!(pair.alice.json(&["invite", "revoke", id, "-y"])["revoked"], false);
     let revoked = pair.alice.json(&["invite", "list"]);
     let state = revoked["invites"].as_array().unwrap().iter().find(|i| i["id"] == *id).unwrap()["state"].clone();
     assert_eq!(state, "revoked");
@@ -105,6 +107,6 @@ fn invites_are_listed_and_a_revoked_invite_no_longer_joins() {
 
     // Members cannot list or revoke.
     pair.bob.fails(&["invite", "list"], 7);
-    pair.bob.fails(&["invite", "revoke", id], 7);
-    pair.alice.fails(&["invite", "revoke", "no-such-invite"], 5);
+    pair.bob.fails(&["invite", "revoke", id, "-y"], 7);
+    pair.alice.fails(&["invite", "revoke", "no-such-invite", "-y"], 5);
 }

@@ -260,3 +260,13 @@ hint-output-jq = Look at the document it runs on with --json, then fix the progr
 err-output-template-syntax = The --template is not a valid template: { $detail }.
 err-output-template-render = The --template failed on the document: { $detail }.
 hint-output-template = Look at the fields it can use with --json, then fix the template.
+
+# policy gate
+err-policy-invalid = The policy could not be read: { $detail }. Nothing was run.
+hint-policy-invalid = Fix the file at that line and column, then run the command again.
+err-policy-denied = The policy does not allow { $action }: { $reason }.
+hint-policy-denied = See the rules in policy.yaml in your claudemesh home (or ask the admin who set the admin policy).
+err-policy-prompt-no-tty = The policy asks before { $action } ({ $reason }), and there is no terminal to ask on, so it was not run.
+hint-policy-prompt = Run it in a terminal, pass --yes to answer yes in advance, or allow it in policy.yaml.
+err-policy-declined = { $action } was not run: you answered no.
+prompt-policy = Allow { $action } { $target }? ({ $reason }) [y/N]

@@ -260,3 +260,13 @@ hint-output-jq = Mira con --json el documento sobre el que se ejecuta y corrige 
 err-output-template-syntax = La plantilla de --template no es válida: { $detail }.
 err-output-template-render = La plantilla de --template falló sobre el documento: { $detail }.
 hint-output-template = Mira con --json los campos que puede usar y corrige la plantilla.
+
+# policy gate
+err-policy-invalid = No se pudo leer la política: { $detail }. No se ejecutó nada.
+hint-policy-invalid = Corrige el archivo en esa línea y columna y vuelve a ejecutar el comando.
+err-policy-denied = La política no permite { $action }: { $reason }.
+hint-policy-denied = Revisa las reglas de policy.yaml en tu directorio de claudemesh (o consulta a quien fijó la política de administración).
+err-policy-prompt-no-tty = La política pide confirmar { $action } ({ $reason }) y no hay terminal donde preguntar, así que no se ejecutó.
+hint-policy-prompt = Ejecútalo en una terminal, añade --yes para responder sí de antemano o permítelo en policy.yaml.
+err-policy-declined = { $action } no se ejecutó: respondiste que no.
+prompt-policy = ¿Permitir { $action } { $target }? ({ $reason }) [s/N]

@@ -20,7 +20,6 @@ pub(crate) fn log_path(home: &Home) -> PathBuf {
 /// Appends `event` as the next entry. Concurrent appenders (other processes too) queue on an exclusive lock, so
 /// lines never interleave and the chain never forks. The file is created 0600 (its directory 0700) and fsynced
 /// before this returns. A damaged last line is an error: nothing is chained onto it.
-#[allow(dead_code, reason = "called by the write verbs and the policy engine as they are wired in")]
 pub(crate) fn append(path: &Path, event: AuditEvent) -> Result<(), AuditError> {
     let created = !path.exists();
     if created {

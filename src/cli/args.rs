@@ -25,6 +25,8 @@ pub(crate) struct GlobalFlags {
     pub output: OutputFlags,
     pub mesh: Option<String>,
     pub yes: bool,
+    pub approval_mode: Option<crate::policy::ApprovalMode>,
+    pub policy: Option<std::path::PathBuf>,
 }
 
 /// What clap parses into `GlobalFlags` (it derives `json` from the output flags).
@@ -38,11 +40,25 @@ struct GlobalArgs {
     /// Answer yes to confirmations (needed for destructive verbs without a terminal).
     #[arg(short = 'y', long, global = true)]
     yes: bool,
+    /// How much verbs may change: plan (nothing), read-only, write (default: the policy decides), yolo (no
+    /// prompts; denies stay denies).
+    #[arg(long, global = true, value_enum, value_name = "MODE")]
+    approval_mode: Option<crate::policy::ApprovalMode>,
+    /// An extra policy file for this run (it can only make the user's policy stricter).
+    #[arg(long, global = true, value_name = "FILE")]
+    policy: Option<std::path::PathBuf>,
 }
 
 impl From<GlobalArgs> for GlobalFlags {
     fn from(a: GlobalArgs) -> Self {
-        Self { json: a.output.wants_json(), output: a.output, mesh: a.mesh, yes: a.yes }
+        Self {
+            json: a.output.wants_json(),
+            output: a.output,
+            mesh: a.mesh,
+            yes: a.yes,
+            approval_mode: a.approval_mode,
+            policy: a.policy,
+        }
     }
 }
 
@@ -397,7 +413,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Global flags that take a value (needed to find the first positional argument before clap runs).
-const GLOBAL_VALUE_FLAGS: &[&str] = &["--mesh"];
+const GLOBAL_VALUE_FLAGS: &[&str] = &["--mesh", "--approval-mode", "--policy", "--jq", "--template", "--output-format"];
 
 /// `claudemesh [flags] <invite-url> [more]` means `claudemesh [flags] join <invite-url> [more]`.
 pub(crate) fn rewrite_bare_invite(args: Vec<String>, looks_like_invite: impl Fn(&str) -> bool) -> Vec<String> {

@@ -7,6 +7,7 @@ mod claude_verbs;
 mod context;
 mod daemon_verbs;
 mod error;
+mod gate;
 mod live;
 mod membership;
 mod messaging;
@@ -100,7 +101,14 @@ pub(crate) fn main() -> ExitCode {
     let result = Ctx::new(env, cli.global.clone()).and_then(|mut ctx| {
         ctx.out = printer;
         ctx.warn_permissions();
-        dispatch(&ctx, command)
+        // The policy decides before any network I/O; the decision and every write's outcome go to the audit log.
+        let passed = gate::check(&ctx, &command)?;
+        if passed.as_ref().is_some_and(|p| p.confirmed) {
+            ctx.global.yes = true;
+        }
+        let result = dispatch(&ctx, command);
+        let recorded = gate::finish(&ctx, passed, &result);
+        result.and(recorded)
     });
     // A document the output flags could not shape (unknown field, jq or template failure) fails the run.
     let result = result.and_then(|()| printer.failure().map_or(Ok(()), |e| Err(shape_error(e))));

@@ -25,6 +25,8 @@ pub(crate) struct Env {
     pub log_filter: Option<String>,
     /// `CLAUDEMESH_NAME`: the display name of this session's peer (set by `launch --name`).
     pub session_name: Option<String>,
+    /// `CLAUDEMESH_ADMIN_POLICY`: the admin policy file (default `/etc/claudemesh/policy.yaml`).
+    pub admin_policy: Option<PathBuf>,
     /// `CLAUDEMESH_NO_DAEMON`: verbs talk to the broker directly and never start the daemon.
     pub no_daemon: bool,
     /// `CLAUDEMESH_PUSH`: how the push-pipe hands messages to Claude Code (`channel`, `inbox-socket`, `auto`).
@@ -69,6 +71,7 @@ impl Env {
             log_filter: get("CLAUDEMESH_LOG").or_else(|| get("RUST_LOG")),
             session_name: get("CLAUDEMESH_NAME"),
             no_daemon: get("CLAUDEMESH_NO_DAEMON").is_some_and(|v| v != "0"),
+            admin_policy: get("CLAUDEMESH_ADMIN_POLICY").map(PathBuf::from),
             push_mode: get("CLAUDEMESH_PUSH"),
             channels: get("CLAUDEMESH_CHANNELS"),
             messaging_socket: get("CLAUDE_CODE_MESSAGING_SOCKET").map(PathBuf::from),

@@ -1,7 +1,5 @@
 //! Policy engine: decides allow / deny / prompt for each classified operation from the admin, user and
 //! `--policy` YAML files and the approval mode. Pure apart from `Policy::load`; the format is docs/policy.md.
-// Until the CLI calls the engine (issue 5 wiring) parts of the API are only used by the tests below.
-#![allow(dead_code)]
 
 mod file;
 mod rules;
@@ -102,7 +100,8 @@ pub(crate) enum Decision {
 }
 
 impl Decision {
-    /// `allow`, `deny` or `prompt` (for the audit log and `--json`).
+    /// `allow`, `deny` or `prompt`.
+    #[cfg(test)]
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Decision::Allow { .. } => "allow",
@@ -111,16 +110,17 @@ impl Decision {
         }
     }
 
-    pub(crate) fn rule(&self) -> Option<&str> {
-        match self {
-            Decision::Allow { rule } | Decision::Deny { rule, .. } | Decision::Prompt { rule, .. } => rule.as_deref(),
-        }
-    }
-
+    #[cfg(test)]
     pub(crate) fn reason(&self) -> Option<&str> {
         match self {
             Decision::Allow { .. } => None,
             Decision::Deny { reason, .. } | Decision::Prompt { reason, .. } => Some(reason),
+        }
+    }
+
+    pub(crate) fn rule(&self) -> Option<&str> {
+        match self {
+            Decision::Allow { rule } | Decision::Deny { rule, .. } | Decision::Prompt { rule, .. } => rule.as_deref(),
         }
     }
 }
