@@ -155,6 +155,7 @@ fn read_verbs_honour_the_output_contract() {
         Some(vec!["id".into(), "schema_version".into()])
     );
     let id = s(&sent["id"]).to_string();
+    pair.bob.json(&["group", "join", "dev"]);
 
     let cases = [
         case(
@@ -202,6 +203,34 @@ fn read_verbs_honour_the_output_contract() {
             &[".recipients[] | [.name, .state]", ".recipients | map(.attempts) | add"],
             "{{ to }} {{ recipients[0].name }} {{ priority }}",
             |_| "bob bob next".to_string(),
+        ),
+        case(
+            false,
+            &["mesh", "info"],
+            &[".name", "{members, your_role}", ".limits | keys"],
+            "{{ name }} {{ members }} {{ your_role }}",
+            |_| "team 2 owner".to_string(),
+        ),
+        case(
+            true,
+            &["profile", "show"],
+            &[".peer.name", ".peer | {name, status, you}"],
+            "{{ peer.name }} {{ peer.you }}",
+            |_| "bob true".to_string(),
+        ),
+        case(
+            false,
+            &["group", "list"],
+            &[".groups[].name", ".groups | map(.members | length)"],
+            "{% for g in groups %}{{ g.name }}:{{ g.members|length }}{% endfor %}",
+            |_| "dev:1".to_string(),
+        ),
+        case(
+            false,
+            &["invite", "list"],
+            &[".invites | length", ".invites[] | {role, state, max_uses}"],
+            "{{ invites|length }} {{ invites[0].role }}",
+            |_| "1 member".to_string(),
         ),
         case(
             false,
