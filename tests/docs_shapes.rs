@@ -97,7 +97,7 @@ fn every_documented_json_shape_matches_the_real_output() {
         ("`claudemesh whoami`", 0, pair.alice.json(&["whoami"])),
         ("`claudemesh send", 0, sent.clone()),
         ("`claudemesh inbox", 0, pair.bob.json(&["inbox"])),
-        ("`claudemesh peers`", 0, pair.alice.json(&["peers"])),
+        ("`claudemesh peers", 0, pair.alice.json(&["peers"])),
         ("`claudemesh msg-status", 0, pair.alice.json(&["msg-status", &id])),
         ("`claudemesh daemon", 0, pair.alice.json(&["daemon", "status"])),
         ("`claudemesh audit show", 0, pair.alice.json(&["audit", "show"])),

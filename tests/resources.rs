@@ -110,3 +110,52 @@ fn invites_are_listed_and_a_revoked_invite_no_longer_joins() {
     pair.bob.fails(&["invite", "revoke", id, "-y"], 7);
     pair.alice.fails(&["invite", "revoke", "no-such-invite", "-y"], 5);
 }
+
+#[test]
+fn peer_list_watch_prints_the_list_then_each_change() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::Duration;
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    let mut child = pair
+        .alice
+        .cmd()
+        .args(["--json", "peer", "list", "--watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let first: Value = serde_json::from_str(&rx.recv_timeout(Duration::from_secs(20)).expect("the list")).unwrap();
+    assert_eq!(first["peers"].as_array().map(Vec::len), Some(2), "{first}");
+    assert_eq!(first["schema_version"], 1);
+    pair.bob.json(&["status", "set", "working"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    let found = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Ok(line) = rx.recv_timeout(left) else { break false };
+        let event: Value = serde_json::from_str(&line).unwrap();
+        let hit = event["event"] == "peer.updated"
+            && event["params"]["peer"]["name"] == "bob"
+            && event["params"]["peer"]["status"] == "working";
+        seen.push(event);
+        if hit {
+            break true;
+        }
+    };
+    assert!(found, "no peer.updated for bob; saw {seen:?}");
+    let ok = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}

@@ -270,3 +270,10 @@ err-policy-prompt-no-tty = The policy asks before { $action } ({ $reason }), and
 hint-policy-prompt = Run it in a terminal, pass --yes to answer yes in advance, or allow it in policy.yaml.
 err-policy-declined = { $action } was not run: you answered no.
 prompt-policy = Allow { $action } { $target }? ({ $reason }) [y/N]
+
+# peer watch
+err-watch-needs-daemon = Watching peers needs the claudemesh daemon, and it could not be reached.
+err-watch-daemon-gone = The claudemesh daemon went away while watching peers.
+peer-event-joined = { $name } joined
+peer-event-left = { $name } left
+peer-event-updated = { $name } changed

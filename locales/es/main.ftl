@@ -270,3 +270,10 @@ err-policy-prompt-no-tty = La política pide confirmar { $action } ({ $reason })
 hint-policy-prompt = Ejecútalo en una terminal, añade --yes para responder sí de antemano o permítelo en policy.yaml.
 err-policy-declined = { $action } no se ejecutó: respondiste que no.
 prompt-policy = ¿Permitir { $action } { $target }? ({ $reason }) [s/N]
+
+# peer watch
+err-watch-needs-daemon = Para seguir a los pares hace falta el daemon de claudemesh, y no se pudo contactar.
+err-watch-daemon-gone = El daemon de claudemesh se detuvo mientras seguías a los pares.
+peer-event-joined = { $name } se unió
+peer-event-left = { $name } se fue
+peer-event-updated = { $name } cambió

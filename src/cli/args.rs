@@ -137,7 +137,7 @@ pub(crate) enum Command {
     /// Show received messages (same as `message inbox`).
     Inbox(InboxArgs),
     /// List the peers of the mesh (same as `peer list`).
-    Peers,
+    Peers(PeersArgs),
     /// Show the delivery state of a message you sent (same as `message status`).
     MsgStatus(MsgIdArgs),
     /// Set your status (same as `profile set --status`).
@@ -285,7 +285,15 @@ pub(crate) enum InviteAction {
 #[derive(Debug, Clone, Subcommand)]
 pub(crate) enum PeerAction {
     /// List the peers of the mesh.
-    List,
+    List(PeersArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PeersArgs {
+    /// Keep running and print each change (joined, updated, left) as it happens (one JSON object per line with
+    /// --output-format stream-json).
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Clone, Subcommand)]

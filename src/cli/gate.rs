@@ -40,7 +40,7 @@ pub(crate) fn classify(command: &Command) -> Option<Classified> {
         }
         Command::Inbox(_) | Command::Message { action: MessageAction::Inbox(_) } => op("message", "inbox", Read),
         Command::MsgStatus(_) | Command::Message { action: MessageAction::Status(_) } => op("message", "status", Read),
-        Command::Peers | Command::Peer { action: PeerAction::List } => op("peer", "list", Read),
+        Command::Peers(_) | Command::Peer { action: PeerAction::List(_) } => op("peer", "list", Read),
         Command::New(_) | Command::Mesh { action: MeshAction::New(_) } => op("mesh", "new", Write),
         Command::Join { .. } => op("mesh", "join", Write),
         Command::Rename(_) | Command::Mesh { action: MeshAction::Rename(_) } => op("mesh", "rename", Write),

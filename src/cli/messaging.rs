@@ -465,10 +465,13 @@ struct WarmPeers {
 }
 
 /// `claudemesh peers`
-pub(crate) fn peers(ctx: &Ctx) -> Result<(), CliError> {
+pub(crate) fn peers(ctx: &Ctx, watch: bool) -> Result<(), CliError> {
     let config = ctx.load_config()?;
     let entry = ctx.select_mesh(&config, None)?;
     let rt = runtime()?;
+    if watch {
+        return watch_peers(ctx, &rt, entry);
+    }
     let (mut peers, me) = match rt.block_on(warm::connect(ctx)) {
         Some(mut local) => {
             let r: WarmPeers = rt.block_on(warm::call(&mut local, "peer.list", &json!({ "mesh": entry.slug })))?;
@@ -509,6 +512,60 @@ pub(crate) fn peers(ctx: &Ctx) -> Result<(), CliError> {
         ctx.out.line(&line);
     }
     Ok(())
+}
+
+/// `peer list --watch`: the list, then every change as it happens (through the daemon, which hears them all).
+fn watch_peers(ctx: &Ctx, rt: &tokio::runtime::Runtime, entry: &MeshEntry) -> Result<(), CliError> {
+    let Some(mut local) = rt.block_on(warm::connect(ctx)) else {
+        return Err(CliError::new(Exit::Network, "daemon", "err-watch-needs-daemon").hint("hint-daemon"));
+    };
+    rt.block_on(async {
+        // Subscribe before listing, so no change falls between the two.
+        let _: Value = warm::call(&mut local, "peer.subscribe", &json!({ "mesh": entry.slug })).await?;
+        let r: WarmPeers = warm::call(&mut local, "peer.list", &json!({ "mesh": entry.slug })).await?;
+        if ctx.out.json {
+            let list: Vec<Value> = r.peers.iter().map(|p| peer_json(p, &r.me)).collect();
+            ctx.out.json_line(json!({ "mesh": entry.slug, "peers": list }));
+        } else {
+            for p in &r.peers {
+                ctx.out.line(&peer_event_line(ctx, "peer.listed", &p.name, p.online));
+            }
+        }
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        loop {
+            tokio::select! {
+                note = local.next_notification() => match note {
+                    Some((m, params)) if m == "peer.event" => {
+                        let event = params.get("event").and_then(Value::as_str).unwrap_or_default().to_string();
+                        let inner = params.get("params").cloned().unwrap_or(Value::Null);
+                        if ctx.out.json {
+                            ctx.out.json_line(json!({ "mesh": entry.slug, "event": event, "params": inner }));
+                        } else {
+                            let peer = inner.get("peer").unwrap_or(&inner);
+                            let name = peer.get("name").and_then(Value::as_str).unwrap_or("?");
+                            let online = peer.get("online").and_then(Value::as_bool).unwrap_or(false);
+                            ctx.out.line(&peer_event_line(ctx, &event, name, online));
+                        }
+                    }
+                    Some(_) => {}
+                    None => return Err(CliError::new(Exit::Network, "daemon", "err-watch-daemon-gone").hint("hint-daemon")),
+                },
+                _ = &mut ctrl_c => return Ok(()),
+            }
+        }
+    })
+}
+
+fn peer_event_line(ctx: &Ctx, event: &str, name: &str, online: bool) -> String {
+    let mark = if online { ctx.out.paint(Paint::Success, icon::ON) } else { ctx.out.paint(Paint::Muted, icon::OFF) };
+    let what = match event {
+        "peer.joined" => t_args("peer-event-joined", &[("name", name.into())]),
+        "peer.left" => t_args("peer-event-left", &[("name", name.into())]),
+        "peer.updated" => t_args("peer-event-updated", &[("name", name.into())]),
+        _ => name.to_string(),
+    };
+    format!("{mark} {what}")
 }
 
 /// `claudemesh msg-status <id>`

@@ -190,7 +190,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Inbox(a) | Command::Message { action: MessageAction::Inbox(a) } => {
             messaging::inbox(ctx, a.unread, a.follow)
         }
-        Command::Peers | Command::Peer { action: PeerAction::List } => messaging::peers(ctx),
+        Command::Peers(a) | Command::Peer { action: PeerAction::List(a) } => messaging::peers(ctx, a.watch),
         Command::MsgStatus(a) | Command::Message { action: MessageAction::Status(a) } => {
             messaging::msg_status(ctx, &a.id)
         }

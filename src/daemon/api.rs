@@ -89,6 +89,7 @@ pub(super) async fn serve_conn(stream: UnixStream, daemon: Arc<Daemon>) {
             (None, _) => Err(RpcError::new(ErrorCode::NotAuthenticated, "say daemon.hello first")),
             (Some(_), "daemon.hello") => Err(RpcError::new(ErrorCode::AlreadyAuthenticated, "hello was said")),
             (Some(c), "inbox.subscribe") => subscribe(&daemon, c, params, out.clone()).await,
+            (Some(c), "peer.subscribe") => subscribe_peers(&daemon, c, params, out.clone()),
             (Some(c), _) => dispatch(&daemon, c, &method, params).await,
         };
         let line = match reply {
@@ -453,6 +454,39 @@ async fn subscribe(daemon: &Arc<Daemon>, caller: &Caller, params: Value, out: mp
         }
     });
     Ok(json!({ "mesh": entry.slug, "mesh_id": entry.id, "session": caller.session }))
+}
+
+/// Forwards the mesh's peer events as `peer.event` notifications `{mesh, event, params}` until the client goes.
+fn subscribe_peers(
+    daemon: &Arc<Daemon>,
+    caller: &Caller,
+    mut params: Value,
+    out: mpsc::UnboundedSender<String>,
+) -> Reply {
+    let entry = mesh_of(daemon, &mut params)?;
+    let link = daemon.link(&entry, &caller.session, caller.name.as_deref());
+    let mut events = link.subscribe_peers();
+    let slug = entry.slug.clone();
+    tokio::spawn(async move {
+        // The link lives while it has subscribers; holding the handle keeps it from idling out.
+        let _link = link;
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok((event, params)) => {
+                        let note = json!({ "mesh": slug, "event": event, "params": params });
+                        if out.send(crate::proto::encode_notification("peer.event", &note)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+                _ = out.closed() => return,
+            }
+        }
+    });
+    Ok(json!({ "mesh": entry.slug }))
 }
 
 fn notification(m: &StoredMessage, slug: &str) -> String {

@@ -73,6 +73,7 @@ pub(super) struct LinkHandle {
     cmds: mpsc::UnboundedSender<Cmd>,
     stop: watch::Sender<bool>,
     deliveries: broadcast::Sender<Arc<StoredMessage>>,
+    peer_events: broadcast::Sender<(String, Value)>,
     status: watch::Receiver<LinkStatus>,
     presence: watch::Receiver<Status>,
 }
@@ -99,6 +100,11 @@ impl LinkHandle {
     /// This session's presence status as the broker last confirmed it (`dnd` holds `next` and `low` pushes).
     pub(super) fn presence(&self) -> watch::Receiver<Status> {
         self.presence.clone()
+    }
+
+    /// The mesh's `peer.joined`, `peer.updated` and `peer.left` events as the broker sends them.
+    pub(super) fn subscribe_peers(&self) -> broadcast::Receiver<(String, Value)> {
+        self.peer_events.subscribe()
     }
 
     /// New messages for this session, as they are stored.
@@ -155,6 +161,7 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
     let (cmds, rx) = mpsc::unbounded_channel();
     let (stop, stop_rx) = watch::channel(false);
     let (deliveries, _) = broadcast::channel(FANOUT);
+    let (peer_events, _) = broadcast::channel(FANOUT);
     let (status_tx, status) = watch::channel(LinkStatus::default());
     let (presence_tx, presence) = watch::channel(Status::Idle);
     let handle = LinkHandle {
@@ -164,6 +171,7 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
         cmds,
         stop,
         deliveries: deliveries.clone(),
+        peer_events: peer_events.clone(),
         status,
         presence,
     };
@@ -180,6 +188,7 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
         recent: VecDeque::new(),
         receipts: Vec::new(),
         deliveries,
+        peer_events,
         status: status_tx,
         presence: presence_tx,
         last_used: Instant::now(),
@@ -202,6 +211,7 @@ struct Link {
     recent: VecDeque<(String, Result<SendReport, crate::proto::RpcError>)>,
     receipts: Vec<(Vec<String>, &'static str, String)>,
     deliveries: broadcast::Sender<Arc<StoredMessage>>,
+    peer_events: broadcast::Sender<(String, Value)>,
     status: watch::Sender<LinkStatus>,
     presence: watch::Sender<Status>,
     last_used: Instant,
@@ -229,6 +239,7 @@ impl Link {
                 _ = idle.tick() => {
                     if self.spec.session != "cli"
                         && self.deliveries.receiver_count() == 0
+                        && self.peer_events.receiver_count() == 0
                         && self.last_used.elapsed() > IDLE
                     {
                         tracing::debug!(session = %self.spec.session, "closing an idle link");
@@ -520,7 +531,10 @@ impl Link {
                         let _ = w.send(true);
                     }
                 }
-                Event::Notification { method: m, .. } if m.starts_with("peer.") => self.peers = None,
+                Event::Notification { method: m, params } if m.starts_with("peer.") => {
+                    self.peers = None;
+                    let _ = self.peer_events.send((m, params));
+                }
                 Event::Notification { method: m, params } if m == method::MESH_RENAMED => {
                     let name = params.get("name").and_then(Value::as_str);
                     self.spec.daemon.refresh_entry(&self.spec.entry.id, name, None);
