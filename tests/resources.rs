@@ -159,3 +159,32 @@ fn peer_list_watch_prints_the_list_then_each_change() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
 }
+
+#[test]
+fn profile_set_name_renames_the_peer_for_everyone_and_survives_a_reconnect() {
+    let mut broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    let renamed = pair.alice.json(&["profile", "set", "--name", "alicia"]);
+    assert_eq!(renamed["peer"]["name"], "alicia");
+    let names = |h: &support::Home| -> Vec<String> {
+        h.json(&["peers"])["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(names(&pair.bob).contains(&"alicia".to_string()), "{:?}", names(&pair.bob));
+    // Messages reach the new name; the old one is gone.
+    pair.bob.json(&["send", "alicia", "hi under the new name"]);
+    pair.bob.fails(&["send", "alice", "old name"], 5);
+    // Taken names are refused; bad names are refused before any network use.
+    pair.bob.fails(&["profile", "set", "--name", "alicia"], 6);
+    pair.bob.fails(&["profile", "set", "--name", ""], 3);
+    // A reconnect (the broker restarts, the daemons' links say hello again) keeps the new name.
+    broker.restart();
+    assert!(
+        support::wait_until(std::time::Duration::from_secs(20), || names(&pair.bob).contains(&"alicia".to_string()))
+    );
+    assert_eq!(pair.alice.json(&["profile", "show"])["peer"]["name"], "alicia");
+}

@@ -651,13 +651,18 @@ impl Conn {
         {
             return Err(RpcError::new(ErrorCode::InvalidParams, "summary must be at most 280 characters"));
         }
+        if p.name.as_ref().is_some_and(|n| !proto::is_valid_name(n)) {
+            return Err(bad_name("name"));
+        }
         let a = self.authed()?;
         let (mesh, me) = (a.mesh.clone(), a.peer);
         let m2 = mesh.clone();
         let row = self
             .shared
             .db
-            .run(move |c| store::set_presence(c, &m2, &me, p.status, p.summary.as_deref(), p.visible))
+            .run(move |c| {
+                store::set_presence(c, &m2, &me, p.status, p.summary.as_deref(), p.visible, p.name.as_deref())
+            })
             .await
             .map_err(store_err)?;
         self.updated(&mesh, &row)

@@ -322,7 +322,25 @@ pub(crate) fn set_presence(
     status: Option<Status>,
     summary: Option<&str>,
     visible: Option<bool>,
+    name: Option<&str>,
 ) -> Result<PeerRow, StoreError> {
+    if let Some(n) = name {
+        let taken = c
+            .query_row(
+                "SELECT 1 FROM peers WHERE mesh_id=?1 AND name=?2 AND session_key<>?3",
+                params![mesh.as_str(), n, id.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if taken {
+            return Err(reject(ErrorCode::AlreadyExists, format!("the name {n} is taken in this mesh")));
+        }
+        c.execute(
+            "UPDATE peers SET name=?3 WHERE mesh_id=?1 AND session_key=?2",
+            params![mesh.as_str(), id.to_string(), n],
+        )?;
+    }
     if let Some(s) = status {
         c.execute(
             "UPDATE peers SET status=?3 WHERE mesh_id=?1 AND session_key=?2",

@@ -346,6 +346,9 @@ pub(crate) struct ProfileSetArgs {
     /// Whether `*` broadcasts reach you and others see you listed.
     #[arg(long, value_name = "BOOL")]
     pub visible: Option<bool>,
+    /// A new display name for this session's peer (unique in the mesh).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -113,7 +113,13 @@ pub(crate) fn profile_set(ctx: &Ctx, a: ProfileSetArgs) -> Result<(), CliError> 
         StatusArg::Dnd => Status::Dnd,
     });
     let summary = a.summary.as_deref().map(check_summary).transpose()?;
-    let params = PresenceSetParams { status, summary, visible: a.visible };
+    let name = a.name.map(|n| n.trim().to_string());
+    if let Some(n) = &name
+        && !crate::proto::is_valid_name(n)
+    {
+        return Err(CliError::invalid("err-bad-display-name").arg("name", n.as_str()).hint("hint-name-rules"));
+    }
+    let params = PresenceSetParams { status, summary, visible: a.visible, name };
     update_self(ctx, crate::proto::method::PRESENCE_SET, params, t("profile-set-done"))
 }
 

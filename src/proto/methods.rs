@@ -223,6 +223,9 @@ pub(crate) struct PresenceSetParams {
     pub summary: Option<String>,
     #[serde(default)]
     pub visible: Option<bool>,
+    /// A new display name (1-64 characters, unique in the mesh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
