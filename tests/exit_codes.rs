@@ -14,6 +14,9 @@ fn reason(out: &std::process::Output) -> String {
     doc["error"]["code"].as_str().unwrap_or_default().to_string()
 }
 
+/// (who, argv, extra env, exit code, reason)
+type Row<'a> = (&'a Home, Vec<&'a str>, Vec<(&'a str, &'a str)>, i32, &'a str);
+
 #[test]
 fn every_class_of_failure_has_its_exit_code_and_reason() {
     let broker = Broker::start();
@@ -24,8 +27,7 @@ fn every_class_of_failure_has_its_exit_code_and_reason() {
     let fresh = Home::new();
     let no_claude = tempfile::tempdir().unwrap();
 
-    // (who, argv, extra env, exit code, reason)
-    let rows: Vec<(&Home, Vec<&str>, Vec<(&str, &str)>, i32, &str)> = vec![
+    let rows: Vec<Row> = vec![
         (&pair.alice, vec!["send"], vec![], 3, "invalid_arguments"),
         (&pair.alice, vec!["peers", "--json=nope"], vec![], 3, "invalid_arguments"),
         (&pair.alice, vec!["peers", "--jq", ".["], vec![], 3, "invalid_arguments"),
