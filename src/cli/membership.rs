@@ -5,12 +5,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::client::{ClientError, Identity, MeshSession, check_broker_url};
-use crate::config::MeshEntry;
+use crate::config::{Config, MeshEntry};
 use crate::crypto::{SigningKey, fingerprint, random_bytes, verify_hex};
 use crate::i18n::{t, t_args};
 use crate::output::{self, Role as Paint, icon, table};
 use crate::proto::{
-    CloseCode, ErrorCode, Invite, InviteCreateParams, InviteCreateResult, MeshId, MeshRenameParams, Role,
+    CloseCode, ErrorCode, HelloResult, Invite, InviteCreateParams, InviteCreateResult, MeshId, MeshRenameParams, Role,
     is_valid_name, method,
 };
 use crate::store::Inbox;
@@ -49,6 +49,48 @@ fn check_mesh_name(name: &str) -> Result<(), CliError> {
     }
 }
 
+/// A new membership's keys on disk (member key, this session's key) and the identity they make. The caller removes
+/// the keys again if the broker refuses the membership.
+fn fresh_identity(ctx: &Ctx, mesh_id: &MeshId, display: &str) -> Result<Identity, CliError> {
+    let member = SigningKey::generate()?;
+    ctx.home.write_member_seed(mesh_id.as_str(), &member.seed())?;
+    let session_seed = ctx.home.load_or_create_session_seed(mesh_id.as_str(), &ctx.session_id(), &random_bytes()?)?;
+    Ok(Identity {
+        mesh_id: mesh_id.clone(),
+        member,
+        session: SigningKey::from_seed(&session_seed),
+        name: display.to_string(),
+    })
+}
+
+/// Records a membership the broker confirmed (`new` or `join`), makes it current, and tells the daemon.
+fn adopt(
+    ctx: &Ctx,
+    config: &mut Config,
+    mesh_id: &MeshId,
+    hello: &HelloResult,
+    mesh_name: &str,
+    broker: String,
+    display: String,
+) -> Result<MeshEntry, CliError> {
+    // Our own ids come from our side (the keys on disk), not from what the broker says back.
+    let member = SigningKey::from_seed(&*ctx.home.read_member_seed(mesh_id.as_str())?);
+    let entry = MeshEntry {
+        slug: config.unique_slug(mesh_name),
+        id: mesh_id.to_string(),
+        name: mesh_name.to_string(),
+        broker,
+        role: hello.peer.role.as_str().to_string(),
+        member_key: hex::encode(member.public()),
+        name_requested: display,
+        joined_at_ms: now_ms(),
+    };
+    config.add_current(entry.clone());
+    ctx.save_config(config)?;
+    super::warm::reload(ctx);
+    Ok(entry)
+}
+
 /// `claudemesh new <name> [--broker URL] [--name DISPLAY]`
 pub(crate) fn new_mesh(
     ctx: &Ctx,
@@ -69,16 +111,7 @@ pub(crate) fn new_mesh(
     let mut config = ctx.load_config()?;
 
     let mesh_id = MeshId::generate();
-    let member = SigningKey::generate()?;
-    ctx.home.write_member_seed(mesh_id.as_str(), &member.seed())?;
-    let session_seed = ctx.home.load_or_create_session_seed(mesh_id.as_str(), &ctx.session_id(), &random_bytes()?)?;
-    let identity = Identity {
-        mesh_id: mesh_id.clone(),
-        member,
-        session: SigningKey::from_seed(&session_seed),
-        name: display.clone(),
-    };
-    let member_key = identity.member_key();
+    let identity = fresh_identity(ctx, &mesh_id, &display)?;
     let created = runtime()?.block_on(async {
         let session = MeshSession::create_mesh(&broker, identity, mesh_name).await?;
         let hello = session.hello().clone();
@@ -93,19 +126,7 @@ pub(crate) fn new_mesh(
         }
     };
 
-    let entry = MeshEntry {
-        slug: config.unique_slug(mesh_name),
-        id: mesh_id.to_string(),
-        name: hello.mesh.name.clone(),
-        broker,
-        role: hello.peer.role.as_str().to_string(),
-        member_key: member_key.to_string(),
-        name_requested: display,
-        joined_at_ms: now_ms(),
-    };
-    config.add_current(entry.clone());
-    ctx.save_config(&config)?;
-    super::warm::reload(ctx);
+    let entry = adopt(ctx, &mut config, &mesh_id, &hello, &hello.mesh.name, broker, display)?;
 
     if ctx.out.json {
         ctx.out.json(json!({
@@ -255,16 +276,7 @@ pub(crate) fn join(ctx: &Ctx, url: &str, display: Option<&str>) -> Result<(), Cl
     }
     let display = ctx.display_name(display)?;
     let mesh_id = invite.mesh.clone();
-    let member = SigningKey::generate()?;
-    ctx.home.write_member_seed(mesh_id.as_str(), &member.seed())?;
-    let session_seed = ctx.home.load_or_create_session_seed(mesh_id.as_str(), &ctx.session_id(), &random_bytes()?)?;
-    let identity = Identity {
-        mesh_id: mesh_id.clone(),
-        member,
-        session: SigningKey::from_seed(&session_seed),
-        name: display.clone(),
-    };
-    let member_key = identity.member_key();
+    let identity = fresh_identity(ctx, &mesh_id, &display)?;
     let token = invite.to_token();
     let joined = runtime()?.block_on(async {
         let (session, redeemed) = MeshSession::redeem(identity, &invite, &token).await?;
@@ -280,19 +292,7 @@ pub(crate) fn join(ctx: &Ctx, url: &str, display: Option<&str>) -> Result<(), Cl
         }
     };
 
-    let entry = MeshEntry {
-        slug: config.unique_slug(&redeemed.mesh.name),
-        id: mesh_id.to_string(),
-        name: redeemed.mesh.name.clone(),
-        broker: invite.broker.clone(),
-        role: hello.peer.role.as_str().to_string(),
-        member_key: member_key.to_string(),
-        name_requested: display,
-        joined_at_ms: now_ms(),
-    };
-    config.add_current(entry.clone());
-    ctx.save_config(&config)?;
-    super::warm::reload(ctx);
+    let entry = adopt(ctx, &mut config, &mesh_id, &hello, &redeemed.mesh.name, invite.broker.clone(), display)?;
 
     if ctx.out.json {
         ctx.out.json(json!({
