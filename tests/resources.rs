@@ -188,3 +188,14 @@ fn profile_set_name_renames_the_peer_for_everyone_and_survives_a_reconnect() {
     );
     assert_eq!(pair.alice.json(&["profile", "show"])["peer"]["name"], "alicia");
 }
+
+#[test]
+fn bare_json_lists_every_visible_verb_from_the_clap_definition() {
+    let home = support::Home::new();
+    let doc = home.json(&[]);
+    let verbs: Vec<&str> = doc["commands"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for verb in ["peer", "message", "mesh", "profile", "audit", "completions", "send", "peers", "daemon"] {
+        assert!(verbs.contains(&verb), "{verb} missing from {verbs:?}");
+    }
+    assert!(!verbs.contains(&"hook"), "hidden verbs stay hidden: {verbs:?}");
+}

@@ -270,13 +270,19 @@ fn clap_failure(e: &clap::Error, json: bool, no_color: bool) -> ExitCode {
     }
 }
 
+/// The names of the visible top-level verbs.
+fn visible_commands() -> Vec<String> {
+    use clap::CommandFactory;
+    Cli::command().get_subcommands().filter(|c| !c.is_hide_set()).map(|c| c.get_name().to_string()).collect()
+}
+
 fn print_short_help(printer: &Printer) {
     if printer.json {
         printer.json(serde_json::json!({
             "name": "claudemesh",
             "version": env!("CARGO_PKG_VERSION"),
-            "commands": ["new", "invite", "join", "list", "rename", "leave", "whoami", "send", "inbox", "peers",
-                "msg-status", "status", "summary", "group", "broker", "install", "uninstall", "launch"],
+            // From the clap definition, so a new verb is listed without anyone remembering to.
+            "commands": visible_commands(),
         }));
         return;
     }
