@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::ClientError;
-use super::connection::{Connection, Event, connect};
+use super::connection::{Connection, Event, connect, stale_timeout};
 use super::targeting::{batch_envelopes, resolve};
 use crate::crypto::{PairKey, SigningKey, verify_hex};
 #[cfg(test)]
@@ -161,7 +161,10 @@ async fn hello(
         signature: id.session.sign_hex(&hello_bytes(&challenge.nonce, mesh, &member, &session)),
         receive,
     };
-    typed_call(conn, method::AUTH_HELLO, &params).await
+    let result: HelloResult = typed_call(conn, method::AUTH_HELLO, &params).await?;
+    // From here on the broker pings every `ping_secs`: silence past the stale timeout means a dead connection.
+    conn.arm_watchdog(stale_timeout(result.ping_secs));
+    Ok(result)
 }
 
 /// Decrypts a delivery under the sender's key and checks the sealed ids against the envelope and our mesh.

@@ -193,6 +193,8 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
         presence: presence_tx,
         last_used: Instant::now(),
         last_attempt: Instant::now(),
+        // Unknown until the first flush: the link may have been opened for a queued send.
+        outbox_waiting: true,
     };
     tokio::spawn(link.run(rx, stop_rx));
     handle
@@ -216,6 +218,9 @@ struct Link {
     presence: watch::Sender<Status>,
     last_used: Instant,
     last_attempt: Instant,
+    /// Whether sends may wait in this session's outbox (cleared by a flush that drained it): an idle link with
+    /// queued sends stays open, or they would wait until the session came back.
+    outbox_waiting: bool,
 }
 
 impl Link {
@@ -238,6 +243,7 @@ impl Link {
                 _ = tokio::time::sleep_until(self.retry_at), if !self.connected => self.connect().await,
                 _ = idle.tick() => {
                     if self.spec.session != "cli"
+                        && !self.outbox_waiting
                         && self.deliveries.receiver_count() == 0
                         && self.peer_events.receiver_count() == 0
                         && self.last_used.elapsed() > IDLE
@@ -415,11 +421,13 @@ impl Link {
     async fn flush(&mut self, waiter: Option<(String, oneshot::Sender<SendOutcome>)>) {
         if let Some((id, tx)) = waiter {
             self.send_waiters.insert(id, tx);
+            self.outbox_waiting = true;
         }
         if self.connected {
             let (mesh, session) = (self.spec.entry.id.clone(), self.spec.session.clone());
             match self.spec.daemon.store.run(move |db| db.pending(&mesh, &session)).await {
                 Ok(rows) => {
+                    self.outbox_waiting = false;
                     for row in rows {
                         match self.send_row(&row).await {
                             Ok(report) => {
@@ -433,6 +441,7 @@ impl Link {
                             }
                             Err(e) if transient(&e) => {
                                 tracing::debug!(error = %e, "outbox paused");
+                                self.outbox_waiting = true;
                                 break;
                             }
                             Err(e) => {
@@ -445,7 +454,10 @@ impl Link {
                         }
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot read the outbox"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the outbox");
+                    self.outbox_waiting = true;
+                }
             }
         }
         // A waiter whose send an earlier flush finished gets that outcome; whatever else waits stays queued.

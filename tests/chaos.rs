@@ -1,0 +1,300 @@
+//! The chaos suite: real broker and daemon processes on loopback, hurt on purpose — the broker SIGKILLed in the
+//! middle of a 10,000-message burst, a daemon SIGKILLed with a full outbox, a TCP proxy that drops, delays and
+//! half-opens the daemon's connection, a full broker store, and a sender whose clock is hours off. After each, one
+//! invariant (`assert_delivery_invariant`): every message a sender was told was accepted is in the recipient's
+//! inbox exactly once, each sender's messages are in send order, and no receipt is stuck at `queued`.
+
+mod support;
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::local_api::LocalApi;
+use support::proxy::Proxy;
+use support::{Broker, Home, wait_until};
+
+// ---- set-up ---------------------------------------------------------------------------------------------------
+
+/// Two people on one mesh at `url` (the broker, or a proxy in front of it): `alice` created it, `bob` joined.
+fn mesh_at(url: &str) -> (Home, Home) {
+    let alice = Home::new();
+    let bob = Home::new();
+    alice.json(&["new", "team", "--broker", url, "--name", "alice"]);
+    let invite = alice.json(&["invite"]);
+    bob.json(&["join", invite["url"].as_str().expect("invite url"), "--name", "bob"]);
+    (alice, bob)
+}
+
+fn daemon_pid(home: &Home) -> Option<u64> {
+    let status = home.json(&["daemon", "status"]);
+    if status["running"] == true { status["pid"].as_u64() } else { None }
+}
+
+fn pid_alive(pid: u64) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+}
+
+fn kill9(pid: u64) {
+    let ok = Command::new("kill").args(["-9", &pid.to_string()]).status().expect("run kill").success();
+    assert!(ok, "kill -9 {pid}");
+    assert!(wait_until(Duration::from_secs(10), || !pid_alive(pid)), "pid {pid} survived SIGKILL");
+}
+
+/// Whether every link of `home`'s daemon is connected.
+fn links_connected(home: &Home) -> bool {
+    let status = home.json(&["daemon", "status"]);
+    status["links"].as_array().is_some_and(|l| !l.is_empty() && l.iter().all(|l| l["connected"] == true))
+}
+
+/// Sends `body` from `api`'s session to `to`; the message id when the daemon accepted it (sent or queued).
+fn send(api: &mut LocalApi, to: &str, body: &str) -> Result<(String, bool), Value> {
+    let r = api.call("message.send", json!({"to": to, "body": body}))?;
+    let id = r["id"].as_str().expect("an id").to_string();
+    Ok((id, r["queued"] == true))
+}
+
+// ---- the invariant --------------------------------------------------------------------------------------------
+
+/// What one sending session was told was accepted (sent or queued), in the order it sent.
+struct Ledger<'a> {
+    home: &'a Home,
+    session: String,
+    ids: Vec<String>,
+}
+
+impl<'a> Ledger<'a> {
+    fn new(home: &'a Home, session: &str) -> Ledger<'a> {
+        Ledger { home, session: session.to_string(), ids: Vec::new() }
+    }
+}
+
+/// Checks, within `within`, that every acknowledged message of every ledger reached `recipient`'s inbox (as
+/// `session`) exactly once, that each ledger's messages are stored in its send order, that no message in the inbox
+/// is there twice, and that each acknowledged message's status left `queued` with every sender's outbox empty.
+fn assert_delivery_invariant(recipient: &Home, session: &str, ledgers: &[Ledger<'_>], within: Duration) {
+    let deadline = Instant::now() + within;
+    let expected: usize = ledgers.iter().map(|l| l.ids.len()).sum();
+    let mut api = LocalApi::connect(recipient, session, None);
+
+    // 1. Everything acknowledged arrives.
+    let mut inbox: Vec<Value>;
+    loop {
+        let listed = api.ok("inbox.list", json!({"filter": "all"}));
+        inbox = listed["messages"].as_array().cloned().unwrap_or_default();
+        let have: std::collections::HashSet<&str> = inbox.iter().filter_map(|m| m["id"].as_str()).collect();
+        let missing = ledgers.iter().flat_map(|l| &l.ids).filter(|id| !have.contains(id.as_str())).count();
+        if missing == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} of {expected} acknowledged messages never reached the inbox ({} messages there)",
+            inbox.len()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    // 2. Exactly once: no message id is stored twice.
+    let mut seq_of: HashMap<String, i64> = HashMap::new();
+    for m in &inbox {
+        let id = m["id"].as_str().expect("id").to_string();
+        let seq = m["seq"].as_i64().expect("seq");
+        assert!(seq_of.insert(id.clone(), seq).is_none(), "message {id} is in the inbox twice");
+    }
+
+    // 3. Per-sender order: each ledger's messages were stored in the order they were sent.
+    for l in ledgers {
+        let seqs: Vec<i64> = l.ids.iter().map(|id| seq_of[id]).collect();
+        if let Some(w) = seqs.windows(2).position(|w| w[0] >= w[1]) {
+            panic!("{}'s messages are out of send order at #{}: {:?}", l.session, w, &seqs[w..(w + 2)]);
+        }
+    }
+
+    // 4. No receipt stuck at `queued`, and nothing left in any sender's outbox.
+    for l in ledgers {
+        let mut sender = LocalApi::connect(l.home, &l.session, None);
+        let stuck = |sender: &mut LocalApi, id: &str| {
+            let s = sender.call("message.status", json!({"id": id}));
+            match s {
+                Ok(s) => {
+                    s["state"] == "queued"
+                        || s["recipients"].as_array().is_some_and(|r| r.iter().any(|r| r["state"] == "queued"))
+                }
+                Err(_) => true,
+            }
+        };
+        for id in &l.ids {
+            while stuck(&mut sender, id) {
+                assert!(
+                    Instant::now() < deadline,
+                    "message {id} of {} is still queued: {:?}",
+                    l.session,
+                    sender.call("message.status", json!({"id": id}))
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        assert!(
+            wait_until(
+                deadline.saturating_duration_since(Instant::now()),
+                || sender.ok("daemon.status", json!({}))["outbox_pending"] == 0
+            ),
+            "{}'s outbox is not empty",
+            l.session
+        );
+    }
+}
+
+// ---- a half-open, dropped or slow connection -------------------------------------------------------------------
+
+/// The broker pings every second here, so a client treats 3 s of silence as a dead connection
+/// (docs/protocol.md, "Liveness"). The slack covers a loaded machine.
+const PING: &str = "1s";
+const STALE: Duration = Duration::from_secs(3);
+const SLACK: Duration = Duration::from_secs(5);
+
+#[test]
+fn a_half_open_connection_is_detected_within_the_stale_timeout_and_nothing_is_lost() {
+    let broker = Broker::start_with(&["--ping-interval", PING]);
+    let proxy = Proxy::start(broker.port());
+    let (alice, bob) = mesh_at(&proxy.url());
+    let mut to_bob = LocalApi::connect(&alice, "cli", None);
+    let mut bob_api = LocalApi::connect(&bob, "cli", None);
+    let mut ledger = Ledger::new(&alice, "cli");
+    ledger.ids.push(send(&mut to_bob, "bob", "before").expect("send before").0);
+    bob_api.ok("inbox.list", json!({}));
+    assert!(wait_until(Duration::from_secs(15), || links_connected(&alice) && links_connected(&bob)));
+
+    // Both daemons' links go through the proxy; now it silently stops forwarding on every one of them.
+    let victims = proxy.open_client_sides();
+    assert!(victims.len() >= 2, "both daemons hold a connection through the proxy: {:?}", proxy.log());
+    let cut = proxy.half_open_all();
+
+    // A send during the outage waits on the dead connection until the watchdog ends it, then goes out on a new one.
+    let (id, _queued) = send(&mut to_bob, "bob", "during").expect("send during the half-open");
+    ledger.ids.push(id);
+
+    // Every half-open connection was closed by its client within the stale timeout (plus slack).
+    assert!(
+        wait_until(STALE + SLACK + Duration::from_secs(2), || victims
+            .iter()
+            .all(|v| proxy.client_closed_at(*v).is_some())),
+        "a half-open connection was never closed by the client: {:?}",
+        proxy.log()
+    );
+    for v in &victims {
+        let took = proxy.client_closed_at(*v).expect("closed").duration_since(cut);
+        assert!(took <= STALE + SLACK, "connection {v} was closed {took:?} after it went silent");
+    }
+    // The links came back on new connections, and work.
+    assert!(wait_until(Duration::from_secs(20), || links_connected(&alice) && links_connected(&bob)));
+    assert!(proxy.accepted() > victims.len() as u64);
+    for i in 0..20 {
+        ledger.ids.push(send(&mut to_bob, "bob", &format!("after {i}")).expect("send after").0);
+    }
+    assert_delivery_invariant(&bob, "cli", &[ledger], Duration::from_secs(60));
+}
+
+/// Drops every connection several times while messages flow, then adds a second of latency each way (below the
+/// stale timeout: the watchdog must not mistake a slow link for a dead one).
+#[test]
+fn dropped_and_delayed_connections_lose_nothing() {
+    let broker = Broker::start_with(&["--ping-interval", PING]);
+    let proxy = Proxy::start(broker.port());
+    let (alice, bob) = mesh_at(&proxy.url());
+    let mut ledger = Ledger::new(&alice, "cli");
+    std::thread::scope(|s| {
+        let sender = s.spawn(|| {
+            let mut api = LocalApi::connect(&alice, "cli", None);
+            (0..60).map(|i| send(&mut api, "bob", &format!("through drops {i}")).expect("send").0).collect::<Vec<_>>()
+        });
+        for _ in 0..3 {
+            let before = proxy.accepted();
+            assert!(
+                wait_until(Duration::from_secs(20), || proxy.open_client_sides().len() >= 2 || sender.is_finished())
+            );
+            proxy.drop_all();
+            assert!(
+                wait_until(Duration::from_secs(20), || proxy.accepted() >= before + 2 || sender.is_finished()),
+                "the links did not come back: {:?}",
+                proxy.log()
+            );
+        }
+        ledger.ids = sender.join().expect("sender");
+    });
+    assert!(proxy.accepted() >= 4, "{:?}", proxy.log());
+
+    proxy.set_delay(Duration::from_secs(1));
+    let before = proxy.accepted();
+    let mut api = LocalApi::connect(&alice, "cli", None);
+    for i in 0..3 {
+        let (id, queued) = send(&mut api, "bob", &format!("slow {i}")).expect("send over a slow link");
+        assert!(!queued, "a slow link is still a link");
+        ledger.ids.push(id);
+    }
+    // Quiet for twice the stale timeout: pings keep arriving (late), so nothing is declared dead.
+    let quiet = Instant::now();
+    while quiet.elapsed() < STALE * 2 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(proxy.accepted(), before, "a delay below the stale timeout caused a reconnect: {:?}", proxy.log());
+    proxy.set_delay(Duration::ZERO);
+    assert_delivery_invariant(&bob, "cli", &[ledger], Duration::from_secs(60));
+}
+
+// ---- process crashes ------------------------------------------------------------------------------------------
+
+/// `n` messages from one Claude Code session of `home`, one after another; the ids the daemon accepted.
+fn burst(home: &Home, session: &str, n: usize, to: &str) -> Vec<String> {
+    let mut api = LocalApi::connect(home, session, Some(session));
+    (0..n)
+        .map(|i| match send(&mut api, to, &format!("{session} #{i}")) {
+            Ok((id, _)) => id,
+            Err(e) => panic!("{session} #{i} was refused: {e}"),
+        })
+        .collect()
+}
+
+/// A daemon SIGKILLed while it drains a large outbox (four Claude Code sessions' queued sends, some already at
+/// the broker but not yet marked sent): the next daemon sends the rest, the broker drops the repeats, and each
+/// session's messages arrive once, in order — without the sessions coming back to ask.
+#[test]
+fn a_daemon_killed_while_draining_its_outbox_delivers_everything_once_in_order() {
+    const SESSIONS: [&str; 4] = ["sess-a", "sess-b", "sess-c", "sess-d"];
+    const EACH: usize = 150;
+    let mut broker = Broker::start();
+    let (alice, bob) = mesh_at(&broker.url());
+    let mut ledgers: Vec<Ledger<'_>> = SESSIONS.iter().map(|s| Ledger::new(&alice, s)).collect();
+    for l in &mut ledgers {
+        l.ids.extend(burst(&alice, &l.session, 1, "bob"));
+    }
+
+    broker.kill();
+    std::thread::scope(|s| {
+        let senders: Vec<_> = SESSIONS.iter().map(|session| s.spawn(|| burst(&alice, session, EACH, "bob"))).collect();
+        for (l, t) in ledgers.iter_mut().zip(senders) {
+            l.ids.extend(t.join().expect("sender"));
+        }
+    });
+    let total = SESSIONS.len() * EACH;
+    assert_eq!(alice.json(&["daemon", "status"])["outbox_pending"], total as u64);
+
+    // The broker returns; the daemon starts draining; it dies part-way.
+    broker.restart();
+    let mut api = LocalApi::connect(&alice, "cli", None);
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            api.ok("daemon.status", json!({}))["outbox_pending"].as_u64().is_some_and(|n| n < (total * 9 / 10) as u64)
+        }),
+        "the outbox never started draining"
+    );
+    kill9(daemon_pid(&alice).expect("alice's daemon"));
+    assert_eq!(alice.json(&["daemon", "status"])["running"], false);
+
+    // Any verb starts a new daemon, which finds the outbox and drains every session's share.
+    alice.json(&["peers"]);
+    assert_delivery_invariant(&bob, "cli", &ledgers, Duration::from_secs(90));
+}
