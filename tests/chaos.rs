@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::local_api::LocalApi;
 use support::proxy::Proxy;
-use support::{Broker, Home, wait_until};
+use support::{Broker, Home, describe, wait_until};
 
 // ---- set-up ---------------------------------------------------------------------------------------------------
 
@@ -113,39 +113,34 @@ fn assert_delivery_invariant(recipient: &Home, session: &str, ledgers: &[Ledger<
         }
     }
 
-    // 4. No receipt stuck at `queued`, and nothing left in any sender's outbox.
-    for l in ledgers {
-        let mut sender = LocalApi::connect(l.home, &l.session, None);
-        let stuck = |sender: &mut LocalApi, id: &str| {
-            let s = sender.call("message.status", json!({"id": id}));
-            match s {
-                Ok(s) => {
-                    s["state"] == "queued"
-                        || s["recipients"].as_array().is_some_and(|r| r.iter().any(|r| r["state"] == "queued"))
+    // 4. No receipt stuck at `queued`, and nothing left in any sender's outbox (one checker per sender, at once).
+    std::thread::scope(|s| {
+        for l in ledgers {
+            s.spawn(move || {
+                let mut sender = LocalApi::connect(l.home, &l.session, None);
+                for id in &l.ids {
+                    loop {
+                        let status = sender.call("message.status", json!({"id": id}));
+                        let queued = status.as_ref().map_or(true, |s| {
+                            s["state"] == "queued"
+                                || s["recipients"].as_array().is_none_or(|r| r.iter().any(|r| r["state"] == "queued"))
+                        });
+                        if !queued {
+                            break;
+                        }
+                        assert!(Instant::now() < deadline, "message {id} of {} is stuck: {status:?}", l.session);
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
                 }
-                Err(_) => true,
-            }
-        };
-        for id in &l.ids {
-            while stuck(&mut sender, id) {
+                let left = || sender.ok("daemon.status", json!({}))["outbox_pending"] == 0;
                 assert!(
-                    Instant::now() < deadline,
-                    "message {id} of {} is still queued: {:?}",
-                    l.session,
-                    sender.call("message.status", json!({"id": id}))
+                    wait_until(deadline.saturating_duration_since(Instant::now()), left),
+                    "{}'s outbox is not empty",
+                    l.session
                 );
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            });
         }
-        assert!(
-            wait_until(
-                deadline.saturating_duration_since(Instant::now()),
-                || sender.ok("daemon.status", json!({}))["outbox_pending"] == 0
-            ),
-            "{}'s outbox is not empty",
-            l.session
-        );
-    }
+    });
 }
 
 // ---- a half-open, dropped or slow connection -------------------------------------------------------------------
@@ -297,4 +292,126 @@ fn a_daemon_killed_while_draining_its_outbox_delivers_everything_once_in_order()
     // Any verb starts a new daemon, which finds the outbox and drains every session's share.
     alice.json(&["peers"]);
     assert_delivery_invariant(&bob, "cli", &ledgers, Duration::from_secs(90));
+}
+
+/// The broker SIGKILLed and restarted in the middle of a 10,000-message burst from four Claude Code sessions
+/// through their daemon's warm path: sends during the outage are queued, the links reconnect and drain in order,
+/// retries of sends the dead broker had committed are dropped as duplicates, and the recipient's daemon stores
+/// each message once.
+#[test]
+fn a_broker_killed_during_a_10000_message_burst_loses_and_repeats_nothing() {
+    const SESSIONS: [&str; 4] = ["burst-a", "burst-b", "burst-c", "burst-d"];
+    const EACH: usize = 2_500;
+    const KILL_AT: usize = 3_000;
+    let mut broker = Broker::start();
+    let (alice, bob) = mesh_at(&broker.url());
+    bob.json(&["peers"]);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let queued = std::sync::atomic::AtomicUsize::new(0);
+    let started = Instant::now();
+    let mut ledgers: Vec<Ledger<'_>> = SESSIONS.iter().map(|s| Ledger::new(&alice, s)).collect();
+    std::thread::scope(|s| {
+        let senders: Vec<_> = SESSIONS
+            .iter()
+            .map(|session| {
+                let (alice, done, queued) = (&alice, &done, &queued);
+                s.spawn(move || {
+                    let mut api = LocalApi::connect(alice, session, Some(session));
+                    (0..EACH)
+                        .map(|i| match send(&mut api, "bob", &format!("{session} #{i}")) {
+                            Ok((id, q)) => {
+                                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                if q {
+                                    queued.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                }
+                                id
+                            }
+                            Err(e) => panic!("{session} #{i} was refused: {e}"),
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        assert!(
+            wait_until(Duration::from_secs(120), || done.load(std::sync::atomic::Ordering::SeqCst) >= KILL_AT),
+            "the burst stalled"
+        );
+        broker.kill();
+        let at_kill = done.load(std::sync::atomic::Ordering::SeqCst);
+        broker.restart();
+        eprintln!(
+            "broker SIGKILLed after {at_kill} sends ({:?} in), back after {:?}",
+            started.elapsed(),
+            started.elapsed()
+        );
+        for (l, t) in ledgers.iter_mut().zip(senders) {
+            l.ids = t.join().expect("sender");
+        }
+    });
+    eprintln!(
+        "burst of {} sent in {:?}, {} of them queued during the outage",
+        SESSIONS.len() * EACH,
+        started.elapsed(),
+        queued.load(std::sync::atomic::Ordering::SeqCst)
+    );
+    assert_delivery_invariant(&bob, "cli", &ledgers, Duration::from_secs(120));
+    eprintln!("invariant checked after {:?}", started.elapsed());
+}
+
+// ---- a full disk ----------------------------------------------------------------------------------------------
+
+/// The broker's store fills up (a 1 MiB cap: SQLite answers SQLITE_FULL exactly as on a full disk) while the
+/// recipient is away. Sends are then refused with a clear reason — queued on the warm path ("cannot store messages
+/// right now"), exit 4 on the cold path — reads keep working, nothing acknowledged is lost, and once space returns
+/// (the recipient comes back and drains its queue, so the broker frees the acknowledged ciphertext) the queued
+/// sends go out by themselves, in order.
+#[test]
+fn a_full_broker_store_refuses_clearly_loses_nothing_and_resumes_when_space_returns() {
+    let broker = Broker::start_with(&["--max-db-mib", "1"]);
+    let (alice, bob) = mesh_at(&broker.url());
+    bob.json(&["daemon", "stop"]);
+    let mut api = LocalApi::connect(&alice, "cli", None);
+    let mut ledger = Ledger::new(&alice, "cli");
+    let body = "f".repeat(20_000);
+    let refusal = loop {
+        assert!(ledger.ids.len() < 200, "a 1 MiB store never filled up");
+        let r = api.ok("message.send", json!({"to": "bob", "body": body}));
+        ledger.ids.push(r["id"].as_str().expect("id").to_string());
+        if r["queued"] == true {
+            break r;
+        }
+    };
+    assert_eq!(refusal["queued_reason"], "unavailable", "{refusal}");
+    assert!(ledger.ids.len() > 5, "some sends fit before the cap: {}", ledger.ids.len());
+
+    // The person at the terminal is told why, in plain words; the message waits in order behind the first.
+    let out = alice.run(&["send", "bob", "one more while the disk is full"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = support::stdout(&out);
+    assert!(text.contains("cannot store messages right now"), "{}", describe(&out));
+    let id = text.split("id ").nth(1).and_then(|s| s.split_whitespace().next()).expect("the id in the output");
+    ledger.ids.push(id.to_string());
+    let status = alice.json(&["msg-status", id]);
+    assert_eq!((&status["state"], &status["local"]), (&json!("queued"), &json!("outbox")), "{status}");
+    assert_eq!(alice.json(&["daemon", "status"])["outbox_pending"], 2, "the refused send and the one behind it");
+    // Direct to the broker (no daemon): refused with exit 4 and the reason.
+    let cold = alice.cmd().env("CLAUDEMESH_NO_DAEMON", "1").args(["send", "bob", &body]).output().unwrap();
+    assert_eq!(cold.status.code(), Some(4), "{}", describe(&cold));
+    assert!(support::stderr(&cold).contains("disk is full"), "{}", describe(&cold));
+    // Reads keep working.
+    assert_eq!(alice.json(&["peers"])["peers"].as_array().map(Vec::len), Some(2));
+
+    // Space returns: bob comes back, his daemon stores and acknowledges the backlog, the broker frees it, and
+    // alice's daemon sends what waited without anyone asking.
+    bob.json(&["peers"]);
+    assert!(
+        wait_until(Duration::from_secs(60), || api.ok("daemon.status", json!({}))["outbox_pending"] == 0),
+        "the queued sends never went out after space returned"
+    );
+    for i in 0..3 {
+        let (id, queued) = send(&mut api, "bob", &format!("after space returned {i}")).expect("send after");
+        assert!(!queued);
+        ledger.ids.push(id);
+    }
+    assert_delivery_invariant(&bob, "cli", &[ledger], Duration::from_secs(90));
 }

@@ -177,6 +177,7 @@ status-via = via { $via ->
 
 # daemon and warm path
 send-queued = Queued: the broker at { $broker } cannot be reached right now.
+send-queued-full = Queued: the broker at { $broker } cannot store messages right now (its disk is full or its storage failed); this machine keeps it and tries again.
 send-queued-details = id { $id } · it goes out, in order, as soon as the broker is back
 status-outbox = { $id } is still in this machine's outbox: the broker at { $broker } has not taken it yet.
 warn-daemon-reconnecting = Lost the claudemesh daemon; reconnecting.

@@ -177,6 +177,7 @@ status-via = por { $via ->
 
 # daemon and warm path
 send-queued = En cola: ahora mismo no se puede contactar con el broker en { $broker }.
+send-queued-full = En cola: el broker en { $broker } no puede guardar mensajes ahora mismo (su disco está lleno o su almacenamiento falló); esta máquina lo conserva y lo vuelve a intentar.
 send-queued-details = id { $id } · saldrá, en orden, en cuanto el broker vuelva
 status-outbox = { $id } sigue en la bandeja de salida de esta máquina: el broker en { $broker } aún no lo ha recibido.
 warn-daemon-reconnecting = Se perdió la conexión con el daemon de claudemesh; reconectando.
