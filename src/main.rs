@@ -7,6 +7,7 @@ mod broker;
 mod claude;
 mod cli;
 mod client;
+mod clock;
 mod config;
 mod crypto;
 mod daemon;

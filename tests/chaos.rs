@@ -415,3 +415,58 @@ fn a_full_broker_store_refuses_clearly_loses_nothing_and_resumes_when_space_retu
     }
     assert_delivery_invariant(&bob, "cli", &[ledger], Duration::from_secs(90));
 }
+
+// ---- clock skew -----------------------------------------------------------------------------------------------
+
+/// Runs `args` in `home` with its clock (and its daemon's, which the verb starts) shifted by `skew`.
+fn skewed(home: &Home, skew: &str, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = home.cmd().env("CLAUDEMESH_DEBUG_CLOCK_SKEW", skew).args(&all).output().expect("run claudemesh");
+    assert!(out.status.success(), "claudemesh {all:?} with the clock {skew}: {}", describe(&out));
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// Alice's clock is three hours slow, bob's three hours fast, the broker's right. The broker's clock decides every
+/// expiry: a one-hour invite made on alice's machine lasts one hour and bob can use it; TTLs count from the broker's
+/// time; messages, receipts and statuses behave as if every clock agreed.
+#[test]
+fn peers_with_clocks_hours_apart_still_invite_message_and_expire_on_the_brokers_clock() {
+    let broker = Broker::start();
+    let (alice, bob) = (Home::new(), Home::new());
+    let (slow, fast) = ("-3h", "+3h");
+    skewed(&alice, slow, &["new", "team", "--broker", &broker.url(), "--name", "alice"]);
+    let invite = skewed(&alice, slow, &["invite", "--expires", "1h"]);
+    let true_now = support::now_secs();
+    let expires_at = invite["expires_at"].as_u64().expect("expires_at");
+    assert!(
+        expires_at.abs_diff(true_now + 3600) < 120,
+        "a one-hour invite from a slow clock expires at {expires_at}, not about {}",
+        true_now + 3600
+    );
+    skewed(&bob, fast, &["join", invite["url"].as_str().expect("url"), "--name", "bob"]);
+
+    // Messages both ways, one with a short TTL; the broker computes every expiry from its own clock.
+    let mut from_alice = Ledger::new(&alice, "cli");
+    let mut from_bob = Ledger::new(&bob, "cli");
+    for i in 0..5 {
+        let sent = skewed(&alice, slow, &["send", "bob", &format!("from the past {i}"), "--ttl", "10m"]);
+        assert_eq!(sent["queued"], false, "{sent}");
+        let expires = sent["expires_at_ms"].as_u64().expect("expires_at_ms") / 1000;
+        assert!(expires.abs_diff(support::now_secs() + 600) < 120, "TTL counted on a skewed clock: {sent}");
+        from_alice.ids.push(sent["id"].as_str().expect("id").to_string());
+        let sent = skewed(&bob, fast, &["send", "alice", &format!("from the future {i}")]);
+        from_bob.ids.push(sent["id"].as_str().expect("id").to_string());
+    }
+    assert_delivery_invariant(&bob, "cli", &[from_alice], Duration::from_secs(60));
+    assert_delivery_invariant(&alice, "cli", &[from_bob], Duration::from_secs(60));
+
+    // Receipts: bob reads (his `inbox` marks them read), and alice's status says so.
+    let listed = skewed(&bob, fast, &["inbox"]);
+    let first = listed["messages"][0]["id"].as_str().expect("a message").to_string();
+    assert!(
+        wait_until(Duration::from_secs(20), || skewed(&alice, slow, &["msg-status", &first])["state"] == "read"),
+        "the read receipt never reached alice: {}",
+        skewed(&alice, slow, &["msg-status", &first])
+    );
+}

@@ -86,7 +86,6 @@ err-invite-not-invite = Esto no es un enlace de invitación de claudemesh.
 err-invite-malformed = El enlace de invitación está dañado (su token no se puede decodificar).
 err-invite-version = La invitación usa la versión { $version }, que este claudemesh no conoce.
 err-invite-forged = La firma de la invitación no coincide con su contenido: fue alterada o falsificada.
-err-invite-expired = La invitación a { $mesh } caducó hace { $span }.
 err-invite-expired-broker = El broker indica que esta invitación ha caducado.
 err-invite-exhausted = Esta invitación ya se usó todas las veces que permite.
 err-invite-invalid = El broker no acepta esta invitación: fue revocada, nunca se registró o quien la emitió ya no es administrador.

@@ -103,6 +103,16 @@ pub(crate) struct MeshSession {
     /// Per-peer work done once: precomputed box keys, and attestations already verified (by signature).
     pairs: HashMap<KeyHex, PairKey>,
     attested: HashMap<KeyHex, String>,
+    /// The broker's clock minus ours, from the latest challenge (`server_time_ms`): the broker's clock decides
+    /// every expiry, so times we send for it to judge (an invite's `exp`) are taken on its clock.
+    clock_offset_ms: i64,
+}
+
+/// The broker's clock minus ours, as a challenge just received shows it.
+fn clock_offset(challenge: &ChallengeParams) -> i64 {
+    let theirs = i64::try_from(challenge.server_time_ms).unwrap_or(i64::MAX);
+    let ours = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+    theirs.saturating_sub(ours)
 }
 
 /// Most peers whose box keys and attestations are kept (a mesh larger than this recomputes, no more).
@@ -120,8 +130,7 @@ pub(crate) fn check_body(body: &str) -> Result<(), ClientError> {
 }
 
 fn now_ms() -> u64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    crate::clock::now_ms()
 }
 
 fn client_name() -> String {
@@ -209,7 +218,9 @@ impl MeshSession {
         let (events_tx, events) = mpsc::unbounded_channel();
         let (mut conn, challenge) = connect(url, 1, events_tx.clone()).await?;
         let hello = hello(&mut conn, &challenge, &identity, receive).await?;
-        Ok(Self::assemble(url.to_string(), identity, conn, events_tx, events, hello, receive))
+        let mut session = Self::assemble(url.to_string(), identity, conn, events_tx, events, hello, receive);
+        session.clock_offset_ms = clock_offset(&challenge);
+        Ok(session)
     }
 
     /// Creates the mesh `identity.mesh_id` named `mesh_name` with `identity.member` as owner, then authenticates.
@@ -226,7 +237,9 @@ impl MeshSession {
         };
         let _: Value = typed_call(&mut conn, method::MESH_CREATE, &params).await?;
         let hello = hello(&mut conn, &challenge, &identity, true).await?;
-        Ok(Self::assemble(url.to_string(), identity, conn, events_tx, events, hello, true))
+        let mut session = Self::assemble(url.to_string(), identity, conn, events_tx, events, hello, true);
+        session.clock_offset_ms = clock_offset(&challenge);
+        Ok(session)
     }
 
     /// Redeems `invite` (whose token is `token`) for `identity.member`, then authenticates.
@@ -247,7 +260,9 @@ impl MeshSession {
         };
         let redeemed: RedeemResult = typed_call(&mut conn, method::INVITE_REDEEM, &params).await?;
         let hello = hello(&mut conn, &challenge, &identity, true).await?;
-        Ok((Self::assemble(url, identity, conn, events_tx, events, hello, true), redeemed))
+        let mut session = Self::assemble(url, identity, conn, events_tx, events, hello, true);
+        session.clock_offset_ms = clock_offset(&challenge);
+        Ok((session, redeemed))
     }
 
     fn assemble(
@@ -260,7 +275,19 @@ impl MeshSession {
         receive: bool,
     ) -> Self {
         let (pairs, attested) = (HashMap::new(), HashMap::new());
-        Self { url, identity, conn, generation: 1, events_tx, events, hello, receive, pairs, attested }
+        Self {
+            url,
+            identity,
+            conn,
+            generation: 1,
+            events_tx,
+            events,
+            hello,
+            receive,
+            pairs,
+            attested,
+            clock_offset_ms: 0,
+        }
     }
 
     /// The precomputed box key between this session and `peer`.
@@ -284,11 +311,17 @@ impl MeshSession {
         &self.identity
     }
 
+    /// The broker's clock minus ours (milliseconds), as of the latest connect.
+    pub(crate) fn clock_offset_ms(&self) -> i64 {
+        self.clock_offset_ms
+    }
+
     /// Replaces the connection with a fresh, authenticated one (same identity, same event stream).
     pub(crate) async fn reconnect(&mut self) -> Result<(), ClientError> {
         let generation = self.generation + 1;
         let (mut conn, challenge) = connect(&self.url, generation, self.events_tx.clone()).await?;
         self.hello = hello(&mut conn, &challenge, &self.identity, self.receive).await?;
+        self.clock_offset_ms = clock_offset(&challenge);
         let old = std::mem::replace(&mut self.conn, conn);
         self.generation = generation;
         drop(old);

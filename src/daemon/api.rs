@@ -189,7 +189,7 @@ async fn status(daemon: &Daemon) -> Reply {
         .map(|l| {
             let s = l.status();
             json!({ "mesh": l.slug, "session": l.session, "broker": l.broker, "connected": s.connected,
-                    "since_ms": s.since_ms, "last_error": s.last_error })
+                    "since_ms": s.since_ms, "last_error": s.last_error, "clock_offset_ms": s.clock_offset_ms })
         })
         .collect();
     Ok(json!({

@@ -71,6 +71,8 @@ pub(super) struct LinkStatus {
     pub connected: bool,
     pub since_ms: u64,
     pub last_error: Option<String>,
+    /// The broker's clock minus ours, as of the latest connect (invites take their expiry on the broker's clock).
+    pub clock_offset_ms: Option<i64>,
 }
 
 enum Cmd {
@@ -299,7 +301,8 @@ impl Link {
     }
 
     fn set_status(&self, connected: bool, error: Option<String>) {
-        let _ = self.status.send(LinkStatus { connected, since_ms: now_ms(), last_error: error });
+        let clock_offset_ms = self.conn.as_ref().map(MeshSession::clock_offset_ms);
+        let _ = self.status.send(LinkStatus { connected, since_ms: now_ms(), last_error: error, clock_offset_ms });
     }
 
     fn unreachable(&self) -> ClientError {

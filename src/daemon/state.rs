@@ -222,6 +222,5 @@ pub(super) enum IdentityError {
 }
 
 pub(super) fn now_ms() -> u64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    crate::clock::now_ms()
 }
