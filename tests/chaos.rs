@@ -479,3 +479,124 @@ fn peers_with_clocks_hours_apart_still_invite_message_and_expire_on_the_brokers_
         skewed(&alice, slow, &["msg-status", &first])
     );
 }
+
+/// A `claudemesh broker` whose data directory is a real 4 MiB tmpfs, mounted in a private mount namespace (so
+/// nothing leaks to the host), with a 2.5 MiB ballast file that "another program" wrote. `None` when this machine
+/// cannot make a mount namespace (not root, or no `unshare`).
+struct TmpfsBroker {
+    child: std::process::Child,
+    port: u16,
+    mount: std::path::PathBuf,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TmpfsBroker {
+    fn start() -> Option<TmpfsBroker> {
+        use std::io::BufRead;
+        let probe = Command::new("unshare").args(["-m", "true"]).output().ok()?;
+        if !probe.status.success() {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mount = dir.path().join("disk");
+        std::fs::create_dir(&mount).expect("mount point");
+        let log = dir.path().join("broker.log");
+        let port = support::free_port();
+        let script = r#"mount -t tmpfs -o size=4m tmpfs "$1" && head -c 2621440 /dev/zero > "$1/ballast" && exec "$2" broker --listen "127.0.0.1:$3" --data "$1/data""#;
+        let mut child = Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", script, "sh"])
+            .arg(&mount)
+            .arg(support::bin())
+            .arg(port.to_string())
+            .env("CLAUDEMESH_HOME", dir.path().join("home"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .ok()?;
+        let stdout = child.stdout.take()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line.contains("listening") => Some(TmpfsBroker { child, port, mount, log, _dir: dir }),
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                eprintln!("no broker on a tmpfs ({other:?}): {}", std::fs::read_to_string(&log).unwrap_or_default());
+                None
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}/ws", self.port)
+    }
+
+    /// Space returns: the ballast is deleted inside the broker's mount namespace.
+    fn free_ballast(&self) {
+        let out = Command::new("nsenter")
+            .args(["-t", &self.child.id().to_string(), "-m", "rm", "-f"])
+            .arg(self.mount.join("ballast"))
+            .output()
+            .expect("run nsenter");
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+}
+
+impl Drop for TmpfsBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The same as the capped store, on a real full disk (ENOSPC from a tmpfs, WAL and all): refused clearly, nothing
+/// acknowledged lost, and when someone frees space (deletes the ballast) the queued sends go out by themselves.
+#[test]
+fn a_really_full_disk_refuses_clearly_and_resumes_when_space_is_freed() {
+    let Some(broker) = TmpfsBroker::start() else {
+        eprintln!("skipped: this machine cannot mount a tmpfs in a private mount namespace (needs root and unshare)");
+        return;
+    };
+    let (alice, bob) = mesh_at(&broker.url());
+    bob.json(&["daemon", "stop"]);
+    let mut api = LocalApi::connect(&alice, "cli", None);
+    let mut ledger = Ledger::new(&alice, "cli");
+    let body = "d".repeat(20_000);
+    let refusal = loop {
+        assert!(ledger.ids.len() < 400, "a 1.5 MiB disk never filled up");
+        let r = api.ok("message.send", json!({"to": "bob", "body": body}));
+        ledger.ids.push(r["id"].as_str().expect("id").to_string());
+        if r["queued"] == true {
+            break r;
+        }
+    };
+    assert_eq!(refusal["queued_reason"], "unavailable", "{refusal}");
+    assert!(ledger.ids.len() > 5, "some sends fit before the disk filled: {}", ledger.ids.len());
+    eprintln!("{} sends of 20 kB fit on the tmpfs before it was full", ledger.ids.len() - 1);
+    let cold = alice.cmd().env("CLAUDEMESH_NO_DAEMON", "1").args(["send", "bob", &body]).output().unwrap();
+    assert_eq!(cold.status.code(), Some(4), "{}", describe(&cold));
+    assert!(support::stderr(&cold).contains("disk is full"), "{}", describe(&cold));
+    assert_eq!(alice.json(&["peers"])["peers"].as_array().map(Vec::len), Some(2));
+
+    broker.free_ballast();
+    assert!(
+        wait_until(Duration::from_secs(60), || api.ok("daemon.status", json!({}))["outbox_pending"] == 0),
+        "the queued send never went out after space was freed\n{}",
+        std::fs::read_to_string(&broker.log).unwrap_or_default()
+    );
+    for i in 0..3 {
+        let (id, queued) = send(&mut api, "bob", &format!("after the disk was freed {i}")).expect("send after");
+        assert!(!queued);
+        ledger.ids.push(id);
+    }
+    bob.json(&["peers"]);
+    assert_delivery_invariant(&bob, "cli", &[ledger], Duration::from_secs(90));
+}
