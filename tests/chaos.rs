@@ -193,8 +193,9 @@ fn a_half_open_connection_is_detected_within_the_stale_timeout_and_nothing_is_lo
     assert_delivery_invariant(&bob, "cli", &[ledger], Duration::from_secs(60));
 }
 
-/// Drops every connection several times while messages flow, then adds a second of latency each way (below the
-/// stale timeout: the watchdog must not mistake a slow link for a dead one).
+/// Drops every connection several times while messages flow; refuses connections for a while (sends are queued as
+/// `unreachable` and drain when it is back); then adds a second of latency each way (below the stale timeout: the
+/// watchdog must not mistake a slow link for a dead one).
 #[test]
 fn dropped_and_delayed_connections_lose_nothing() {
     let broker = Broker::start_with(&["--ping-interval", PING]);
@@ -222,9 +223,24 @@ fn dropped_and_delayed_connections_lose_nothing() {
     });
     assert!(proxy.accepted() >= 4, "{:?}", proxy.log());
 
+    // The broker looks down (connections refused): sends are queued, saying why, and go out once it is back.
+    proxy.set_refuse(true);
+    proxy.drop_all();
+    let mut api = LocalApi::connect(&alice, "cli", None);
+    for i in 0..5 {
+        let r = api.ok("message.send", json!({"to": "bob", "body": format!("while refused {i}")}));
+        assert_eq!((&r["queued"], &r["queued_reason"]), (&json!(true), &json!("unreachable")), "{r}");
+        ledger.ids.push(r["id"].as_str().expect("id").to_string());
+    }
+    proxy.set_refuse(false);
+    assert!(
+        wait_until(Duration::from_secs(30), || api.ok("daemon.status", json!({}))["outbox_pending"] == 0),
+        "the outbox did not drain after the broker came back"
+    );
+
+    assert!(wait_until(Duration::from_secs(20), || links_connected(&alice) && links_connected(&bob)));
     proxy.set_delay(Duration::from_secs(1));
     let before = proxy.accepted();
-    let mut api = LocalApi::connect(&alice, "cli", None);
     for i in 0..3 {
         let (id, queued) = send(&mut api, "bob", &format!("slow {i}")).expect("send over a slow link");
         assert!(!queued, "a slow link is still a link");
