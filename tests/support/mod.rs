@@ -73,11 +73,7 @@ pub struct Broker {
 impl Broker {
     /// Starts a broker with a fresh data directory on a free port.
     pub fn start() -> Broker {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let data = tmp.path().to_path_buf();
-        let mut b = Broker { child: None, port: free_port(), data, _tmp: Some(tmp), extra: Vec::new() };
-        b.spawn();
-        b
+        Broker::start_with(&[])
     }
 
     /// Starts a broker with a fresh data directory and extra flags (e.g. `--ping-interval 1s`).
@@ -88,16 +84,6 @@ impl Broker {
         let mut b = Broker { child: None, port: free_port(), data, _tmp: Some(tmp), extra };
         b.spawn();
         b
-    }
-
-    /// Replaces the extra flags the next `restart` uses.
-    pub fn set_extra(&mut self, extra: &[&str]) {
-        self.extra = extra.iter().map(|s| s.to_string()).collect();
-    }
-
-    /// The broker's process id, while it runs.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
     }
 
     /// Starts a broker on a given port and data directory (the caller owns the directory).
