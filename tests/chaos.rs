@@ -639,3 +639,44 @@ fn a_really_full_disk_refuses_clearly_and_resumes_when_space_is_freed() {
     bob.json(&["peers"]);
     assert_delivery_invariant(&bob, "cli", &[ledger], Duration::from_secs(90));
 }
+
+/// The recipient's daemon SIGKILLed while a burst streams in (stored but not yet acknowledged deliveries come again
+/// and are dropped as repeats; acknowledged ones never come back) and started again while the burst goes on.
+#[test]
+fn a_recipient_daemon_killed_mid_burst_stores_each_message_once() {
+    const SESSIONS: [&str; 2] = ["rx-a", "rx-b"];
+    const EACH: usize = 500;
+    let broker = Broker::start();
+    let (alice, bob) = mesh_at(&broker.url());
+    bob.json(&["peers"]);
+    let bob_pid = daemon_pid(&bob).expect("bob's daemon");
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let mut ledgers: Vec<Ledger<'_>> = SESSIONS.iter().map(|s| Ledger::new(&alice, s)).collect();
+    std::thread::scope(|s| {
+        let senders: Vec<_> = SESSIONS
+            .iter()
+            .map(|session| {
+                let (alice, done) = (&alice, &done);
+                s.spawn(move || {
+                    let mut api = LocalApi::connect(alice, session, Some(session));
+                    (0..EACH)
+                        .map(|i| {
+                            let (id, _) = send(&mut api, "bob", &format!("{session} #{i}")).expect("send");
+                            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            id
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        assert!(wait_until(Duration::from_secs(60), || done.load(std::sync::atomic::Ordering::SeqCst) >= 300));
+        kill9(bob_pid);
+        let at_kill = done.load(std::sync::atomic::Ordering::SeqCst);
+        bob.json(&["peers"]);
+        eprintln!("bob's daemon SIGKILLed after {at_kill} of {} sends; a new one is up", SESSIONS.len() * EACH);
+        for (l, t) in ledgers.iter_mut().zip(senders) {
+            l.ids = t.join().expect("sender");
+        }
+    });
+    assert_delivery_invariant(&bob, "cli", &ledgers, Duration::from_secs(90));
+}
