@@ -1,9 +1,9 @@
 //! The chaos suite: real broker and daemon processes on loopback, hurt on purpose — the broker SIGKILLed in the
-//! middle of a 10,000-message burst, a daemon SIGKILLed with a full outbox, a TCP proxy that drops, delays and
-//! half-opens the daemon's connection, a full broker store, and a sender whose clock is hours off. After each, one
-//! invariant (`assert_delivery_invariant`): every message a sender was told was accepted is in the recipient's
-//! inbox exactly once, each sender's messages are in send order, and no receipt is stuck at `queued`.
-
+//! middle of a 10,000-message burst, a sending daemon SIGKILLed while it drains a full outbox, a receiving daemon
+//! SIGKILLed mid-burst, a TCP proxy that drops, refuses, delays and half-opens the daemons' connections, a full
+//! broker store (a size cap, and a real tmpfs), and peers whose clocks are hours apart. After each, one invariant
+//! (`assert_delivery_invariant`): every message a sender was told was accepted is in the recipient's inbox exactly
+//! once, each sender's messages are in send order, and no receipt is stuck at `queued`.
 mod support;
 
 use std::collections::HashMap;
