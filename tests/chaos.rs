@@ -4,6 +4,7 @@
 //! broker store (a size cap, and a real tmpfs), and peers whose clocks are hours apart. After each, one invariant
 //! (`assert_delivery_invariant`): every message a sender was told was accepted is in the recipient's inbox exactly
 //! once, each sender's messages are in send order, and no receipt is stuck at `queued`.
+
 mod support;
 
 use std::collections::HashMap;
