@@ -108,11 +108,16 @@ pub(crate) struct MeshSession {
     clock_offset_ms: i64,
 }
 
-/// The broker's clock minus ours, as a challenge just received shows it.
+/// Clocks closer than this count as agreeing: the measurement is off by the challenge's transit time, and invite
+/// expiry has a granularity of seconds. The offset exists for clocks minutes or hours apart.
+const CLOCK_AGREEMENT_MS: i64 = 5_000;
+
+/// The broker's clock minus ours, from a challenge received just now (0 when they agree within a few seconds).
 fn clock_offset(challenge: &ChallengeParams) -> i64 {
     let theirs = i64::try_from(challenge.server_time_ms).unwrap_or(i64::MAX);
     let ours = i64::try_from(now_ms()).unwrap_or(i64::MAX);
-    theirs.saturating_sub(ours)
+    let offset = theirs.saturating_sub(ours);
+    if offset.saturating_abs() < CLOCK_AGREEMENT_MS { 0 } else { offset }
 }
 
 /// Most peers whose box keys and attestations are kept (a mesh larger than this recomputes, no more).
@@ -217,9 +222,10 @@ impl MeshSession {
     pub(crate) async fn open(url: &str, identity: Identity, receive: bool) -> Result<Self, ClientError> {
         let (events_tx, events) = mpsc::unbounded_channel();
         let (mut conn, challenge) = connect(url, 1, events_tx.clone()).await?;
+        let offset = clock_offset(&challenge);
         let hello = hello(&mut conn, &challenge, &identity, receive).await?;
         let mut session = Self::assemble(url.to_string(), identity, conn, events_tx, events, hello, receive);
-        session.clock_offset_ms = clock_offset(&challenge);
+        session.clock_offset_ms = offset;
         Ok(session)
     }
 
@@ -227,6 +233,7 @@ impl MeshSession {
     pub(crate) async fn create_mesh(url: &str, identity: Identity, mesh_name: &str) -> Result<Self, ClientError> {
         let (events_tx, events) = mpsc::unbounded_channel();
         let (mut conn, challenge) = connect(url, 1, events_tx.clone()).await?;
+        let offset = clock_offset(&challenge);
         let owner = identity.member_key();
         let signed = mesh_create_bytes(&challenge.nonce, identity.mesh_id.as_str(), mesh_name, &owner.to_string());
         let params = MeshCreateParams {
@@ -238,7 +245,7 @@ impl MeshSession {
         let _: Value = typed_call(&mut conn, method::MESH_CREATE, &params).await?;
         let hello = hello(&mut conn, &challenge, &identity, true).await?;
         let mut session = Self::assemble(url.to_string(), identity, conn, events_tx, events, hello, true);
-        session.clock_offset_ms = clock_offset(&challenge);
+        session.clock_offset_ms = offset;
         Ok(session)
     }
 
@@ -251,6 +258,7 @@ impl MeshSession {
         let url = invite.broker.clone();
         let (events_tx, events) = mpsc::unbounded_channel();
         let (mut conn, challenge) = connect(&url, 1, events_tx.clone()).await?;
+        let offset = clock_offset(&challenge);
         let member = identity.member_key();
         let params = RedeemParams {
             token: token.to_string(),
@@ -261,7 +269,7 @@ impl MeshSession {
         let redeemed: RedeemResult = typed_call(&mut conn, method::INVITE_REDEEM, &params).await?;
         let hello = hello(&mut conn, &challenge, &identity, true).await?;
         let mut session = Self::assemble(url, identity, conn, events_tx, events, hello, true);
-        session.clock_offset_ms = clock_offset(&challenge);
+        session.clock_offset_ms = offset;
         Ok((session, redeemed))
     }
 
@@ -320,8 +328,9 @@ impl MeshSession {
     pub(crate) async fn reconnect(&mut self) -> Result<(), ClientError> {
         let generation = self.generation + 1;
         let (mut conn, challenge) = connect(&self.url, generation, self.events_tx.clone()).await?;
+        let offset = clock_offset(&challenge);
         self.hello = hello(&mut conn, &challenge, &self.identity, self.receive).await?;
-        self.clock_offset_ms = clock_offset(&challenge);
+        self.clock_offset_ms = offset;
         let old = std::mem::replace(&mut self.conn, conn);
         self.generation = generation;
         drop(old);
@@ -572,6 +581,21 @@ mod tests {
         let mut body = sealed(&mesh);
         body.v = 2;
         assert_eq!(open_sealed(&bob, &mesh, &delivery(&alice, &bob, &body)), Err(OpenError::Body));
+    }
+
+    #[test]
+    fn clocks_a_few_seconds_apart_agree_and_hours_apart_do_not() {
+        let at = |server_time_ms: u64| ChallengeParams {
+            nonce: "n".into(),
+            protocol: "claudemesh.v1".into(),
+            broker_version: "0".into(),
+            server_time_ms,
+        };
+        assert_eq!(clock_offset(&at(now_ms())), 0);
+        assert_eq!(clock_offset(&at(now_ms() - 2_000)), 0);
+        let ahead = clock_offset(&at(now_ms() + 3 * 3_600_000));
+        assert!((3 * 3_600_000 - 1_000..=3 * 3_600_000).contains(&ahead), "{ahead}");
+        assert!(clock_offset(&at(now_ms() - 3 * 3_600_000)) <= -3 * 3_600_000 + 1_000);
     }
 
     #[test]
