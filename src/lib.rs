@@ -8,6 +8,7 @@
 mod audit;
 mod broker;
 mod claude;
+mod clock;
 mod cli;
 mod client;
 mod config;

@@ -86,7 +86,6 @@ err-invite-not-invite = This is not a claudemesh invite link.
 err-invite-malformed = The invite link is damaged (its token does not decode).
 err-invite-version = The invite uses version { $version }, which this claudemesh does not know.
 err-invite-forged = The invite's signature does not match its contents, so it was altered or forged.
-err-invite-expired = The invite to { $mesh } expired { $span } ago.
 err-invite-expired-broker = The broker says this invite has expired.
 err-invite-exhausted = This invite has been used as many times as it allows.
 err-invite-invalid = The broker does not accept this invite: it was revoked, never registered, or its issuer is no longer an admin.
@@ -177,6 +176,7 @@ status-via = via { $via ->
 
 # daemon and warm path
 send-queued = Queued: the broker at { $broker } cannot be reached right now.
+send-queued-full = Queued: the broker at { $broker } cannot store messages right now (its disk is full or its storage failed); this machine keeps it and tries again.
 send-queued-details = id { $id } · it goes out, in order, as soon as the broker is back
 status-outbox = { $id } is still in this machine's outbox: the broker at { $broker } has not taken it yet.
 warn-daemon-reconnecting = Lost the claudemesh daemon; reconnecting.

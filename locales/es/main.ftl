@@ -86,7 +86,6 @@ err-invite-not-invite = Esto no es un enlace de invitación de claudemesh.
 err-invite-malformed = El enlace de invitación está dañado (su token no se puede decodificar).
 err-invite-version = La invitación usa la versión { $version }, que este claudemesh no conoce.
 err-invite-forged = La firma de la invitación no coincide con su contenido: fue alterada o falsificada.
-err-invite-expired = La invitación a { $mesh } caducó hace { $span }.
 err-invite-expired-broker = El broker indica que esta invitación ha caducado.
 err-invite-exhausted = Esta invitación ya se usó todas las veces que permite.
 err-invite-invalid = El broker no acepta esta invitación: fue revocada, nunca se registró o quien la emitió ya no es administrador.
@@ -177,6 +176,7 @@ status-via = por { $via ->
 
 # daemon and warm path
 send-queued = En cola: ahora mismo no se puede contactar con el broker en { $broker }.
+send-queued-full = En cola: el broker en { $broker } no puede guardar mensajes ahora mismo (su disco está lleno o su almacenamiento falló); esta máquina lo conserva y lo vuelve a intentar.
 send-queued-details = id { $id } · saldrá, en orden, en cuanto el broker vuelva
 status-outbox = { $id } sigue en la bandeja de salida de esta máquina: el broker en { $broker } aún no lo ha recibido.
 warn-daemon-reconnecting = Se perdió la conexión con el daemon de claudemesh; reconectando.

@@ -53,7 +53,7 @@ pub(crate) struct Shared {
 }
 
 pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    crate::clock::now_ms()
 }
 
 struct Authed {
@@ -82,6 +82,10 @@ struct Conn {
     sends: TokenBucket,
     /// Set when the client stopped reading; the main loop then ends the connection.
     dead: bool,
+    /// Set when the pump could not read the store (full, failing, or a batch it shared was rolled back): the next
+    /// tick pumps again, since no new commit may ever come to wake it (on a full store the backlog this
+    /// recipient would drain is what frees the space).
+    pump_failed: bool,
 }
 
 /// How long a reply may wait for room in the outbound queue before the client counts as gone.
@@ -140,6 +144,7 @@ pub(crate) async fn handle(socket: WebSocket, shared: Arc<Shared>, mut shutdown:
         auth: None,
         preauth_frames: 0,
         dead: false,
+        pump_failed: false,
     };
     conn.notify(
         method::AUTH_CHALLENGE,
@@ -203,6 +208,9 @@ pub(crate) async fn handle(socket: WebSocket, shared: Arc<Shared>, mut shutdown:
                 if last_ping.elapsed() >= s.ping_interval {
                     last_ping = Instant::now();
                     let _ = conn.out.try_send(Outbound::Ping);
+                }
+                if conn.pump_failed {
+                    conn.pump().await;
                 }
                 conn.redeliver().await;
             }
@@ -957,6 +965,7 @@ impl Conn {
     /// Pushes queued deliveries in order while the unacked window has room.
     async fn pump(&mut self) {
         let window = self.shared.settings.window;
+        let retrying = std::mem::take(&mut self.pump_failed);
         loop {
             let Some(a) = self.auth.as_ref().filter(|a| a.receiving) else { return };
             let room = window.saturating_sub(a.inflight.len());
@@ -968,7 +977,12 @@ impl Conn {
                 match self.shared.db.run(move |c| store::fetch_pending(c, &mesh, &me, cursor, room, now_ms())).await {
                     Ok(r) => r,
                     Err(e) => {
-                        tracing::warn!(conn = self.id, error = %e, "could not read pending deliveries");
+                        if retrying {
+                            tracing::debug!(conn = self.id, error = %e, "could not read pending deliveries again");
+                        } else {
+                            tracing::warn!(conn = self.id, error = %e, "could not read pending deliveries; retrying");
+                        }
+                        self.pump_failed = true;
                         return;
                     }
                 };

@@ -605,9 +605,27 @@ pub(crate) fn fetch_by_seq(
     Ok(out)
 }
 
+/// Counts a push, unless the store is too full to rewrite the row: the counter then stays behind rather than the
+/// delivery. Rewriting a row with a large ciphertext allocates fresh pages before it frees the old ones, SQLITE_FULL
+/// rolls the whole transaction back, and the recipient's acknowledgement of this very delivery is what frees space —
+/// so a bump that could fail would starve the pump that drains a full store.
 fn bump_attempts(c: &Connection, rows: &[DeliverParams]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let pragma = |name: &str| c.pragma_query_value(None, name, |r| r.get::<_, i64>(0));
+    let page = pragma("page_size")?.max(512);
+    let mut room =
+        pragma("max_page_count")?.saturating_sub(pragma("page_count")?).saturating_add(pragma("freelist_count")?);
     let mut up = c.prepare_cached("UPDATE deliveries SET attempts=attempts+1 WHERE seq=?1")?;
     for d in rows {
+        let bytes = i64::try_from(d.ciphertext.len() + d.nonce.len()).unwrap_or(i64::MAX);
+        let needs = bytes / page + 2;
+        if room < needs {
+            tracing::debug!(delivery = d.delivery, "store nearly full: attempt count not updated");
+            continue;
+        }
+        room -= needs;
         up.execute([d.delivery])?;
     }
     Ok(())
@@ -796,4 +814,77 @@ pub(crate) fn apply_receipt(
         }
     }
     Ok(changed)
+}
+
+#[cfg(test)]
+mod full_store_tests {
+    use super::*;
+
+    /// A capped store filled with large queued deliveries for `bob`, as the broker sees it when its disk is full.
+    fn full_store(dir: &std::path::Path) -> (Connection, MeshId, KeyHex) {
+        let c = Connection::open(dir.join("full.db")).unwrap();
+        c.pragma_update(None, "journal_mode", "WAL").unwrap();
+        migrate(&c).unwrap();
+        let (mesh, alice, bob, member) = (MeshId::generate(), KeyHex([1; 32]), KeyHex([2; 32]), KeyHex([3; 32]));
+        create_mesh(&c, &mesh, "m", &member, 1).unwrap();
+        let att = Attestation { issued_at_ms: 1, signature: "00".repeat(64) };
+        upsert_peer(&c, &mesh, &alice, &member, "alice", &att, 1).unwrap();
+        upsert_peer(&c, &mesh, &bob, &member, "bob", &att, 1).unwrap();
+        let pages: i64 = c.pragma_query_value(None, "page_count", |r| r.get(0)).unwrap();
+        c.pragma_update(None, "max_page_count", pages + 64).unwrap();
+        let ct = "c".repeat(27_000);
+        for i in 0.. {
+            let id = MessageId::generate();
+            let m = NewMessage {
+                mesh: &mesh,
+                sender: &alice,
+                sender_member: &member,
+                id: &id,
+                to: "bob",
+                priority: Priority::Next,
+                now: 1,
+                expires_at: u64::MAX / 2,
+            };
+            match insert_message(&c, &m, &[(bob, "n".into(), ct.clone())]) {
+                Ok(_) => assert!(i < 1000, "the cap never applied"),
+                Err(StoreError::Full) => break,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        (c, mesh, bob)
+    }
+
+    #[test]
+    fn a_full_store_still_hands_out_and_acknowledges_what_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, mesh, bob) = full_store(dir.path());
+        // The backlog goes out, inside a transaction as the store's writer runs it, and the transaction survives (its
+        // attempt counters may not move: rewriting a large row needs free pages)...
+        c.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let first = fetch_pending(&c, &mesh, &bob, 0, 256, 2).expect("a full store still reads the backlog");
+        assert!(first.len() > 3, "{}", first.len());
+        let again = fetch_by_seq(&c, &bob, &[first[0].delivery], 2).expect("and redelivers");
+        assert_eq!(again.len(), 1);
+        let later = fetch_pending(&c, &mesh, &bob, 0, 256, 2).expect("and pushes again on a new connection");
+        assert_eq!(later.len(), first.len());
+        // ...and its acknowledgement frees the space the next send needs.
+        let seqs: Vec<u64> = first.iter().map(|d| d.delivery).collect();
+        assert_eq!(ack(&c, &mesh, &bob, &seqs, 3).unwrap(), seqs.len() as u64);
+        assert!(!c.is_autocommit(), "SQLite rolled the transaction back");
+        c.execute_batch("COMMIT").unwrap();
+        assert!(fetch_pending(&c, &mesh, &bob, 0, 256, 3).unwrap().is_empty());
+        let id = MessageId::generate();
+        let (alice, member) = (KeyHex([1; 32]), KeyHex([3; 32]));
+        let m = NewMessage {
+            mesh: &mesh,
+            sender: &alice,
+            sender_member: &member,
+            id: &id,
+            to: "bob",
+            priority: Priority::Next,
+            now: 4,
+            expires_at: u64::MAX / 2,
+        };
+        insert_message(&c, &m, &[(bob, "n".into(), "c".repeat(27_000))]).expect("room again after the acks");
+    }
 }

@@ -138,8 +138,7 @@ impl Ctx {
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    crate::clock::now_ms()
 }
 
 /// A current-thread tokio runtime for one verb's network conversation.

@@ -117,7 +117,10 @@ pub(crate) fn send(
         return Ok(());
     }
     if report.queued {
-        ctx.out.success(&t_args("send-queued", &[("broker", entry.broker.as_str().into())]));
+        // The broker answered but cannot store anything (a full disk, a failing store): say so, not "unreachable".
+        let key =
+            if report.queued_reason.as_deref() == Some("unavailable") { "send-queued-full" } else { "send-queued" };
+        ctx.out.success(&t_args(key, &[("broker", entry.broker.as_str().into())]));
         ctx.out.line(&format!("  {}", t_args("send-queued-details", &[("id", report.id.as_str().into())])));
         return Ok(());
     }
@@ -147,8 +150,13 @@ struct Sent {
     accepted: u64,
     duplicates: u64,
     expires_at_ms: u64,
-    /// Accepted into the outbox because the broker cannot be reached; it goes out in order later.
+    /// Accepted into the outbox because the broker cannot be reached or refused it for now; it goes out in order
+    /// later.
     queued: bool,
+    /// Why it was queued: `unreachable`, or the broker's error reason (`unavailable`: its store is full or
+    /// failing; `rate_limited`; `internal`). `null` when sent.
+    #[serde(default)]
+    queued_reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -168,6 +176,7 @@ impl From<SendReport> for Sent {
             duplicates: r.duplicates,
             expires_at_ms: r.expires_at_ms,
             queued: false,
+            queued_reason: None,
         }
     }
 }

@@ -37,6 +37,9 @@ pub(crate) fn main() -> ExitCode {
     // Ignore the error: it only says a provider is already installed.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let env = Env::from_process();
+    if let Some(skew) = env.clock_skew_ms {
+        crate::clock::set_skew_ms(skew);
+    }
     i18n::init(Lang::from_locale(env.locale.as_deref()));
 
     let argv = args::rewrite_bare_invite(std::env::args().collect(), Invite::looks_like_url);

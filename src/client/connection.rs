@@ -25,6 +25,17 @@ use crate::proto::{
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for the response to one request.
 pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// The watchdog declares a connection dead after this many of the broker's ping intervals without a frame...
+const STALE_PINGS: u32 = 3;
+/// ...but never sooner than this (a broker pinging faster than once a second announces `ping_secs: 0`).
+const MIN_STALE: Duration = Duration::from_secs(3);
+
+/// How long a connection may stay silent before the client treats it as dead: three of the broker's ping
+/// intervals (the broker pings every `ping_secs`, so two lost pings are tolerated), at least `MIN_STALE`.
+/// A half-open TCP connection (the peer or a middlebox vanished without FIN or RST) is only ever noticed this way.
+pub(crate) fn stale_timeout(ping_secs: u64) -> Duration {
+    Duration::from_secs(ping_secs).saturating_mul(STALE_PINGS).max(MIN_STALE)
+}
 
 /// Something the broker sent that is not a response to one of our requests.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +60,13 @@ struct CloseInfo {
 }
 
 enum Command {
-    Call { id: u64, frame: String, reply: oneshot::Sender<Result<Value, ClientError>> },
+    Call {
+        id: u64,
+        frame: String,
+        reply: oneshot::Sender<Result<Value, ClientError>>,
+    },
+    /// Arms the watchdog: no frame of any kind (pings included) for this long ends the connection.
+    Watchdog(Duration),
     Close,
 }
 
@@ -147,7 +164,11 @@ async fn run_socket(
     generation: u64,
 ) {
     let mut pending: HashMap<u64, oneshot::Sender<Result<Value, ClientError>>> = HashMap::new();
+    let mut stale_after: Option<Duration> = None;
+    let mut last_inbound = tokio::time::Instant::now();
     let info = loop {
+        // A broker announcing an absurd ping interval must not overflow the clock: no deadline then.
+        let silent_until = stale_after.and_then(|d| last_inbound.checked_add(d));
         tokio::select! {
             command = commands.recv() => match command {
                 Some(Command::Call { id, frame, reply }) => {
@@ -156,6 +177,10 @@ async fn run_socket(
                         break CloseInfo { code: None, reason: e.to_string() };
                     }
                     pending.insert(id, reply);
+                }
+                Some(Command::Watchdog(after)) => {
+                    stale_after = Some(after);
+                    last_inbound = tokio::time::Instant::now();
                 }
                 Some(Command::Close) | None => {
                     let _ = ws.close(None).await;
@@ -171,13 +196,22 @@ async fn run_socket(
                     break CloseInfo { code: Some(1000), reason: "closed by client".into() };
                 }
             },
-            incoming = ws.next() => match incoming {
-                Some(Ok(Message::Text(text))) => route(text.as_str(), &mut pending, &events),
-                Some(Ok(Message::Close(frame))) => break close_info(frame.as_ref()),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => break CloseInfo { code: None, reason: e.to_string() },
-                None => break CloseInfo { code: None, reason: "connection closed".into() },
+            incoming = ws.next() => {
+                last_inbound = tokio::time::Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => route(text.as_str(), &mut pending, &events),
+                    Some(Ok(Message::Close(frame))) => break close_info(frame.as_ref()),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => break CloseInfo { code: None, reason: e.to_string() },
+                    None => break CloseInfo { code: None, reason: "connection closed".into() },
+                }
             },
+            // Dropping the socket below closes our end; the broker notices on its own stale timeout.
+            () = tokio::time::sleep_until(silent_until.unwrap_or(last_inbound)), if silent_until.is_some() => {
+                let secs = stale_after.map_or(0, |d| d.as_secs());
+                tracing::info!(secs, "no frame from the broker within the stale timeout; closing the connection");
+                break CloseInfo { code: None, reason: format!("no frame from the broker for {secs} s (stale connection)") };
+            }
         }
     };
     for (_, reply) in pending.drain() {
@@ -226,6 +260,12 @@ impl Connection {
         }
     }
 
+    /// Starts the watchdog (after `auth.hello`, which tells the broker's ping interval): a connection that
+    /// receives nothing for `after` is closed, which fails its pending calls and ends it with `Event::Closed`.
+    pub(crate) fn arm_watchdog(&self, after: Duration) {
+        let _ = self.commands.send(Command::Watchdog(after));
+    }
+
     fn lost(&self) -> ClientError {
         let info = self.closed.get().cloned().unwrap_or_default();
         ClientError::ConnectionLost { code: info.code, reason: info.reason }
@@ -250,6 +290,15 @@ impl Drop for Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stale_timeout_is_three_ping_intervals_and_at_least_three_seconds() {
+        assert_eq!(stale_timeout(15), Duration::from_secs(45));
+        assert_eq!(stale_timeout(2), Duration::from_secs(6));
+        assert_eq!(stale_timeout(1), Duration::from_secs(3));
+        assert_eq!(stale_timeout(0), Duration::from_secs(3));
+        assert_eq!(stale_timeout(u64::MAX), Duration::MAX);
+    }
 
     #[test]
     fn broker_urls_must_be_websocket_urls() {

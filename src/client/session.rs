@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::ClientError;
-use super::connection::{Connection, Event, connect};
+use super::connection::{Connection, Event, connect, stale_timeout};
 use super::targeting::{batch_envelopes, resolve};
 use crate::crypto::{PairKey, SigningKey, verify_hex};
 #[cfg(test)]
@@ -103,6 +103,21 @@ pub(crate) struct MeshSession {
     /// Per-peer work done once: precomputed box keys, and attestations already verified (by signature).
     pairs: HashMap<KeyHex, PairKey>,
     attested: HashMap<KeyHex, String>,
+    /// The broker's clock minus ours, from the latest challenge (`server_time_ms`): the broker's clock decides
+    /// every expiry, so times we send for it to judge (an invite's `exp`) are taken on its clock.
+    clock_offset_ms: i64,
+}
+
+/// Clocks closer than this count as agreeing: the measurement is off by the challenge's transit time, and invite
+/// expiry has a granularity of seconds. The offset exists for clocks minutes or hours apart.
+const CLOCK_AGREEMENT_MS: i64 = 5_000;
+
+/// The broker's clock minus ours, from a challenge received just now (0 when they agree within a few seconds).
+fn clock_offset(challenge: &ChallengeParams) -> i64 {
+    let theirs = i64::try_from(challenge.server_time_ms).unwrap_or(i64::MAX);
+    let ours = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+    let offset = theirs.saturating_sub(ours);
+    if offset.saturating_abs() < CLOCK_AGREEMENT_MS { 0 } else { offset }
 }
 
 /// Most peers whose box keys and attestations are kept (a mesh larger than this recomputes, no more).
@@ -120,8 +135,7 @@ pub(crate) fn check_body(body: &str) -> Result<(), ClientError> {
 }
 
 fn now_ms() -> u64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    crate::clock::now_ms()
 }
 
 fn client_name() -> String {
@@ -161,7 +175,10 @@ async fn hello(
         signature: id.session.sign_hex(&hello_bytes(&challenge.nonce, mesh, &member, &session)),
         receive,
     };
-    typed_call(conn, method::AUTH_HELLO, &params).await
+    let result: HelloResult = typed_call(conn, method::AUTH_HELLO, &params).await?;
+    // From here on the broker pings every `ping_secs`: silence past the stale timeout means a dead connection.
+    conn.arm_watchdog(stale_timeout(result.ping_secs));
+    Ok(result)
 }
 
 /// Decrypts a delivery under the sender's key and checks the sealed ids against the envelope and our mesh.
@@ -205,14 +222,18 @@ impl MeshSession {
     pub(crate) async fn open(url: &str, identity: Identity, receive: bool) -> Result<Self, ClientError> {
         let (events_tx, events) = mpsc::unbounded_channel();
         let (mut conn, challenge) = connect(url, 1, events_tx.clone()).await?;
+        let offset = clock_offset(&challenge);
         let hello = hello(&mut conn, &challenge, &identity, receive).await?;
-        Ok(Self::assemble(url.to_string(), identity, conn, events_tx, events, hello, receive))
+        let mut session = Self::assemble(url.to_string(), identity, conn, events_tx, events, hello, receive);
+        session.clock_offset_ms = offset;
+        Ok(session)
     }
 
     /// Creates the mesh `identity.mesh_id` named `mesh_name` with `identity.member` as owner, then authenticates.
     pub(crate) async fn create_mesh(url: &str, identity: Identity, mesh_name: &str) -> Result<Self, ClientError> {
         let (events_tx, events) = mpsc::unbounded_channel();
         let (mut conn, challenge) = connect(url, 1, events_tx.clone()).await?;
+        let offset = clock_offset(&challenge);
         let owner = identity.member_key();
         let signed = mesh_create_bytes(&challenge.nonce, identity.mesh_id.as_str(), mesh_name, &owner.to_string());
         let params = MeshCreateParams {
@@ -223,7 +244,9 @@ impl MeshSession {
         };
         let _: Value = typed_call(&mut conn, method::MESH_CREATE, &params).await?;
         let hello = hello(&mut conn, &challenge, &identity, true).await?;
-        Ok(Self::assemble(url.to_string(), identity, conn, events_tx, events, hello, true))
+        let mut session = Self::assemble(url.to_string(), identity, conn, events_tx, events, hello, true);
+        session.clock_offset_ms = offset;
+        Ok(session)
     }
 
     /// Redeems `invite` (whose token is `token`) for `identity.member`, then authenticates.
@@ -235,6 +258,7 @@ impl MeshSession {
         let url = invite.broker.clone();
         let (events_tx, events) = mpsc::unbounded_channel();
         let (mut conn, challenge) = connect(&url, 1, events_tx.clone()).await?;
+        let offset = clock_offset(&challenge);
         let member = identity.member_key();
         let params = RedeemParams {
             token: token.to_string(),
@@ -244,7 +268,9 @@ impl MeshSession {
         };
         let redeemed: RedeemResult = typed_call(&mut conn, method::INVITE_REDEEM, &params).await?;
         let hello = hello(&mut conn, &challenge, &identity, true).await?;
-        Ok((Self::assemble(url, identity, conn, events_tx, events, hello, true), redeemed))
+        let mut session = Self::assemble(url, identity, conn, events_tx, events, hello, true);
+        session.clock_offset_ms = offset;
+        Ok((session, redeemed))
     }
 
     fn assemble(
@@ -257,7 +283,19 @@ impl MeshSession {
         receive: bool,
     ) -> Self {
         let (pairs, attested) = (HashMap::new(), HashMap::new());
-        Self { url, identity, conn, generation: 1, events_tx, events, hello, receive, pairs, attested }
+        Self {
+            url,
+            identity,
+            conn,
+            generation: 1,
+            events_tx,
+            events,
+            hello,
+            receive,
+            pairs,
+            attested,
+            clock_offset_ms: 0,
+        }
     }
 
     /// The precomputed box key between this session and `peer`.
@@ -281,11 +319,18 @@ impl MeshSession {
         &self.identity
     }
 
+    /// The broker's clock minus ours (milliseconds), as of the latest connect.
+    pub(crate) fn clock_offset_ms(&self) -> i64 {
+        self.clock_offset_ms
+    }
+
     /// Replaces the connection with a fresh, authenticated one (same identity, same event stream).
     pub(crate) async fn reconnect(&mut self) -> Result<(), ClientError> {
         let generation = self.generation + 1;
         let (mut conn, challenge) = connect(&self.url, generation, self.events_tx.clone()).await?;
+        let offset = clock_offset(&challenge);
         self.hello = hello(&mut conn, &challenge, &self.identity, self.receive).await?;
+        self.clock_offset_ms = offset;
         let old = std::mem::replace(&mut self.conn, conn);
         self.generation = generation;
         drop(old);
@@ -536,6 +581,21 @@ mod tests {
         let mut body = sealed(&mesh);
         body.v = 2;
         assert_eq!(open_sealed(&bob, &mesh, &delivery(&alice, &bob, &body)), Err(OpenError::Body));
+    }
+
+    #[test]
+    fn clocks_a_few_seconds_apart_agree_and_hours_apart_do_not() {
+        let at = |server_time_ms: u64| ChallengeParams {
+            nonce: "n".into(),
+            protocol: "claudemesh.v1".into(),
+            broker_version: "0".into(),
+            server_time_ms,
+        };
+        assert_eq!(clock_offset(&at(now_ms())), 0);
+        assert_eq!(clock_offset(&at(now_ms() - 2_000)), 0);
+        let ahead = clock_offset(&at(now_ms() + 3 * 3_600_000));
+        assert!((3 * 3_600_000 - 1_000..=3 * 3_600_000).contains(&ahead), "{ahead}");
+        assert!(clock_offset(&at(now_ms() - 3 * 3_600_000)) <= -3 * 3_600_000 + 1_000);
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub(crate) struct Env {
     pub claude_config_dir: Option<PathBuf>,
     /// `PATH`: where `launch` looks for `claude`.
     pub path: Option<String>,
+    /// `CLAUDEMESH_DEBUG_CLOCK_SKEW` (`+3h`, `-90m`): shifts this process's wall clock, for tests of clock skew.
+    pub clock_skew_ms: Option<i64>,
 }
 
 impl Env {
@@ -78,6 +80,7 @@ impl Env {
             messaging_token: get("CLAUDE_CODE_MESSAGING_TOKEN"),
             claude_session_vars: Vec::new(),
             claude_config_dir: get("CLAUDE_CONFIG_DIR").map(PathBuf::from),
+            clock_skew_ms: get("CLAUDEMESH_DEBUG_CLOCK_SKEW").and_then(|v| parse_skew(&v)),
             path: get("PATH"),
         }
     }
@@ -86,6 +89,18 @@ impl Env {
     pub(crate) fn home_dir(&self) -> Option<PathBuf> {
         self.claudemesh_home.clone().or_else(|| self.home.as_ref().map(|h| h.join(".claudemesh")))
     }
+}
+
+/// Parses a clock skew such as `+3h`, `-90m`, `45s` or `1h 30m` (a sign, then a humantime duration) into
+/// milliseconds.
+fn parse_skew(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let d = humantime::parse_duration(rest.trim()).ok()?;
+    i64::try_from(d.as_millis()).ok().map(|ms| sign * ms)
 }
 
 /// The variables that mark a process as part of a running Claude Code session (kept: user settings such as
@@ -146,5 +161,15 @@ mod tests {
             ["CLAUDECODE", "CLAUDE_PID", "CLAUDE_CODE_SESSION_ID", "CLAUDE_CONFIG_DIR", "PATH", "CLAUDEMESH_HOME"];
         let found = claude_session_vars(names.iter().map(|s| s.to_string()));
         assert_eq!(found, vec!["CLAUDECODE", "CLAUDE_CODE_SESSION_ID", "CLAUDE_PID"]);
+    }
+
+    #[test]
+    fn a_clock_skew_has_a_sign_and_a_duration() {
+        assert_eq!(parse_skew("+3h"), Some(3 * 3_600_000));
+        assert_eq!(parse_skew("-90m"), Some(-90 * 60_000));
+        assert_eq!(parse_skew("45s"), Some(45_000));
+        assert_eq!(parse_skew("1h 30m"), Some(90 * 60_000));
+        assert_eq!(parse_skew("soon"), None);
+        assert_eq!(env(&[("CLAUDEMESH_DEBUG_CLOCK_SKEW", "-2h")]).clock_skew_ms, Some(-7_200_000));
     }
 }

@@ -10,7 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 
-use super::link::SendOutcome;
+use super::link::{SendOutcome, Waiting};
 use super::state::{Daemon, MeshLookup, now_ms};
 use crate::client::local::{HelloParams, HelloResult, LOCAL_PROTOCOL, MAX_LINE_BYTES, error_to_rpc};
 use crate::client::{ClientError, check_body};
@@ -189,7 +189,7 @@ async fn status(daemon: &Daemon) -> Reply {
         .map(|l| {
             let s = l.status();
             json!({ "mesh": l.slug, "session": l.session, "broker": l.broker, "connected": s.connected,
-                    "since_ms": s.since_ms, "last_error": s.last_error })
+                    "since_ms": s.since_ms, "last_error": s.last_error, "clock_offset_ms": s.clock_offset_ms })
         })
         .collect();
     Ok(json!({
@@ -240,20 +240,23 @@ async fn send(daemon: &Arc<Daemon>, caller: &Caller, params: Value) -> Reply {
     let queued = row.clone();
     daemon.store.run(move |db| db.queue(&queued)).await.map_err(internal)?;
     let link = daemon.link(&entry, &caller.session, caller.name.as_deref());
-    let outcome = tokio::time::timeout(SEND_WAIT, link.flush_for(id.to_string())).await.unwrap_or(SendOutcome::Queued);
+    let outcome = tokio::time::timeout(SEND_WAIT, link.flush_for(id.to_string()))
+        .await
+        .unwrap_or(SendOutcome::Queued(Waiting::Unreachable));
     match outcome {
         SendOutcome::Sent(r) => {
             let recipients: Vec<Value> =
                 r.recipients.iter().map(|(id, name)| json!({ "id": id, "name": name })).collect();
             Ok(json!({ "id": r.id, "to": r.to, "recipients": recipients, "skipped": r.skipped,
                        "accepted": r.accepted, "duplicates": r.duplicates, "expires_at_ms": r.expires_at_ms,
-                       "queued": false }))
+                       "queued": false, "queued_reason": null }))
         }
-        SendOutcome::Queued => {
+        SendOutcome::Queued(waiting) => {
             let durable = id.to_string();
             daemon.store.run(move |db| db.make_durable(&durable)).await.map_err(internal)?;
             Ok(json!({ "id": id, "to": row.to_spec, "recipients": [], "skipped": [],
-                       "accepted": 0, "duplicates": 0, "expires_at_ms": 0, "queued": true }))
+                       "accepted": 0, "duplicates": 0, "expires_at_ms": 0, "queued": true,
+                       "queued_reason": waiting.reason() }))
         }
         SendOutcome::Failed(e) => {
             // It can never go out: forget it rather than report it later as a failure nobody asked about.

@@ -32,13 +32,37 @@ const FANOUT: usize = 1024;
 /// Outcomes of sends nobody was waiting for yet (a flush on reconnect can overtake the verb that queued them).
 const RECENT: usize = 256;
 
+/// A paused outbox tries again after this long (doubling up to `FLUSH_RETRY_MAX`) while the broker refuses sends.
+const FLUSH_RETRY_MIN: Duration = Duration::from_secs(1);
+const FLUSH_RETRY_MAX: Duration = Duration::from_secs(10);
+
 /// What `flush_for` learned about one queued send.
 #[derive(Debug)]
 pub(super) enum SendOutcome {
     Sent(SendReport),
-    /// The broker cannot be reached now; the send stays in the outbox and goes out in order later.
-    Queued,
+    /// The send stays in the outbox and goes out in order later.
+    Queued(Waiting),
     Failed(ClientError),
+}
+
+/// Why a send waits in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Waiting {
+    /// The broker cannot be reached.
+    Unreachable,
+    /// The broker answered but refused to store it for now: `unavailable` (its store is full or failing),
+    /// `rate_limited` or `internal`. The link tries again by itself.
+    Refused(ErrorCode),
+}
+
+impl Waiting {
+    /// The `queued_reason` of `message.send`: `unreachable`, or the broker's error reason.
+    pub(super) fn reason(self) -> &'static str {
+        match self {
+            Waiting::Unreachable => "unreachable",
+            Waiting::Refused(code) => code.reason(),
+        }
+    }
 }
 
 /// Whether the link is connected, for `daemon.status`.
@@ -47,6 +71,8 @@ pub(super) struct LinkStatus {
     pub connected: bool,
     pub since_ms: u64,
     pub last_error: Option<String>,
+    /// The broker's clock minus ours, as of the latest connect (invites take their expiry on the broker's clock).
+    pub clock_offset_ms: Option<i64>,
 }
 
 enum Cmd {
@@ -134,9 +160,9 @@ impl LinkHandle {
     pub(super) async fn flush_for(&self, msg_id: String) -> SendOutcome {
         let (reply, rx) = oneshot::channel();
         if self.cmds.send(Cmd::Flush { waiter: Some((msg_id, reply)) }).is_err() {
-            return SendOutcome::Queued;
+            return SendOutcome::Queued(Waiting::Unreachable);
         }
-        rx.await.unwrap_or(SendOutcome::Queued)
+        rx.await.unwrap_or(SendOutcome::Queued(Waiting::Unreachable))
     }
 
     /// Tells the senders (through the broker) that messages were surfaced or read.
@@ -193,6 +219,11 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
         presence: presence_tx,
         last_used: Instant::now(),
         last_attempt: Instant::now(),
+        // Unknown until the first flush: the link may have been opened for a queued send.
+        outbox_waiting: true,
+        paused: None,
+        flush_retry_at: None,
+        flush_backoff: FLUSH_RETRY_MIN,
     };
     tokio::spawn(link.run(rx, stop_rx));
     handle
@@ -216,6 +247,15 @@ struct Link {
     presence: watch::Sender<Status>,
     last_used: Instant,
     last_attempt: Instant,
+    /// Whether sends may wait in this session's outbox (cleared by a flush that drained it): an idle link with
+    /// queued sends stays open, or they would wait until the session came back.
+    outbox_waiting: bool,
+    /// Why the last flush stopped early, while it stays stopped.
+    paused: Option<Waiting>,
+    /// When a connected link whose broker refused a send tries the outbox again (space may return without a
+    /// reconnect, e.g. once a recipient drains its queue).
+    flush_retry_at: Option<Instant>,
+    flush_backoff: Duration,
 }
 
 impl Link {
@@ -236,8 +276,11 @@ impl Link {
                 },
                 event = next_event(self.conn.as_mut()), if self.connected => self.on_event(event).await,
                 _ = tokio::time::sleep_until(self.retry_at), if !self.connected => self.connect().await,
+                _ = tokio::time::sleep_until(self.flush_retry_at.unwrap_or(self.retry_at)),
+                    if self.connected && self.flush_retry_at.is_some() => self.flush(None).await,
                 _ = idle.tick() => {
                     if self.spec.session != "cli"
+                        && !self.outbox_waiting
                         && self.deliveries.receiver_count() == 0
                         && self.peer_events.receiver_count() == 0
                         && self.last_used.elapsed() > IDLE
@@ -249,7 +292,7 @@ impl Link {
             }
         }
         for (_, waiter) in self.send_waiters.drain() {
-            let _ = waiter.send(SendOutcome::Queued);
+            let _ = waiter.send(SendOutcome::Queued(Waiting::Unreachable));
         }
         if let Some(conn) = self.conn.take() {
             conn.close().await;
@@ -258,7 +301,8 @@ impl Link {
     }
 
     fn set_status(&self, connected: bool, error: Option<String>) {
-        let _ = self.status.send(LinkStatus { connected, since_ms: now_ms(), last_error: error });
+        let clock_offset_ms = self.conn.as_ref().map(MeshSession::clock_offset_ms);
+        let _ = self.status.send(LinkStatus { connected, since_ms: now_ms(), last_error: error, clock_offset_ms });
     }
 
     fn unreachable(&self) -> ClientError {
@@ -415,11 +459,15 @@ impl Link {
     async fn flush(&mut self, waiter: Option<(String, oneshot::Sender<SendOutcome>)>) {
         if let Some((id, tx)) = waiter {
             self.send_waiters.insert(id, tx);
+            self.outbox_waiting = true;
         }
         if self.connected {
             let (mesh, session) = (self.spec.entry.id.clone(), self.spec.session.clone());
             match self.spec.daemon.store.run(move |db| db.pending(&mesh, &session)).await {
                 Ok(rows) => {
+                    self.outbox_waiting = false;
+                    self.paused = None;
+                    self.flush_retry_at = None;
                     for row in rows {
                         match self.send_row(&row).await {
                             Ok(report) => {
@@ -433,6 +481,8 @@ impl Link {
                             }
                             Err(e) if transient(&e) => {
                                 tracing::debug!(error = %e, "outbox paused");
+                                self.outbox_waiting = true;
+                                self.pause(&e);
                                 break;
                             }
                             Err(e) => {
@@ -444,8 +494,14 @@ impl Link {
                             }
                         }
                     }
+                    if self.paused.is_none() {
+                        self.flush_backoff = FLUSH_RETRY_MIN;
+                    }
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot read the outbox"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the outbox");
+                    self.outbox_waiting = true;
+                }
             }
         }
         // A waiter whose send an earlier flush finished gets that outcome; whatever else waits stays queued.
@@ -453,9 +509,24 @@ impl Link {
             let outcome = match self.recent.iter().find(|(r, _)| *r == id) {
                 Some((_, Ok(report))) => SendOutcome::Sent(report.clone()),
                 Some((_, Err(rpc))) => SendOutcome::Failed(crate::client::local::error_from_rpc(rpc.clone())),
-                None => SendOutcome::Queued,
+                None => SendOutcome::Queued(self.paused.filter(|_| self.connected).unwrap_or(Waiting::Unreachable)),
             };
             let _ = w.send(outcome);
+        }
+    }
+
+    /// Records why the outbox stopped. A broker that answered but refused is asked again on a timer; one that
+    /// cannot be reached is retried by the reconnect.
+    fn pause(&mut self, e: &ClientError) {
+        let refused = match e {
+            ClientError::Rpc(rpc) => rpc.kind(),
+            _ => None,
+        };
+        self.paused = Some(refused.map_or(Waiting::Unreachable, Waiting::Refused));
+        if refused.is_some() {
+            let jitter = crate::crypto::random_bytes::<1>().map(|b| f64::from(b[0]) / 255.0).unwrap_or(0.5);
+            self.flush_retry_at = Some(Instant::now() + self.flush_backoff.mul_f64(0.5 + jitter));
+            self.flush_backoff = (self.flush_backoff * 2).min(FLUSH_RETRY_MAX);
         }
     }
 
@@ -467,7 +538,7 @@ impl Link {
         let kept = match outcome {
             SendOutcome::Sent(report) => Ok(report),
             SendOutcome::Failed(e) => Err(crate::client::local::error_to_rpc(&e)),
-            SendOutcome::Queued => return,
+            SendOutcome::Queued(_) => return,
         };
         if self.recent.len() >= RECENT {
             self.recent.pop_front();

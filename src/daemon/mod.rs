@@ -137,6 +137,7 @@ async fn serve(home: Home, build: String) -> Result<(), DaemonError> {
 
     let daemon = state::Daemon::new(home.clone(), inbox, embedded_url, build, shutdown_tx.clone());
     daemon.open_cli_links();
+    daemon.open_outbox_links().await;
     tokio::spawn(watch_home(home.root().to_path_buf(), shutdown_tx.clone()));
     tokio::spawn(wait_for_signal(shutdown_tx.clone()));
 

@@ -109,6 +109,34 @@ impl Daemon {
         }
     }
 
+    /// A link for every session with queued sends (a daemon that died left them; the session may never come
+    /// back), so they go out without waiting to be asked. Each link closes once it has drained and gone idle.
+    pub(super) async fn open_outbox_links(self: &Arc<Self>) {
+        let sessions = match self.store.run(|db| db.pending_sessions()).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the outbox");
+                return;
+            }
+        };
+        let config = match Config::load(&self.home) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read config.toml");
+                return;
+            }
+        };
+        for (mesh, session) in sessions {
+            match config.by_id(&mesh) {
+                Some(entry) => {
+                    tracing::info!(mesh = %entry.slug, %session, "draining a session's queued sends");
+                    self.link(entry, &session, None);
+                }
+                None => tracing::warn!(%mesh, %session, "queued sends for a mesh that was left; they stay queued"),
+            }
+        }
+    }
+
     /// After `config.toml` changed: closes links of meshes that are gone, opens `cli` links for new ones, and
     /// restarts links whose broker URL changed.
     pub(super) fn reload(self: &Arc<Self>) -> Result<(), ConfigError> {
@@ -194,6 +222,5 @@ pub(super) enum IdentityError {
 }
 
 pub(super) fn now_ms() -> u64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    crate::clock::now_ms()
 }

@@ -104,6 +104,16 @@ impl Inbox {
         }))
     }
 
+    /// Every (mesh id, session) with sends waiting, so a daemon that starts can drain them without waiting for
+    /// the session to come back.
+    pub(crate) fn pending_sessions(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT DISTINCT mesh_id, session FROM outbox WHERE state = 'pending' ORDER BY mesh_id, session",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     /// How many sends wait, over every mesh and session.
     pub(crate) fn pending_count(&mut self) -> Result<u64, StoreError> {
         let n: i64 = self.conn().query_row("SELECT COUNT(*) FROM outbox WHERE state = 'pending'", [], |r| r.get(0))?;
@@ -144,6 +154,14 @@ mod tests {
         assert_eq!(db.outbox_state("2").unwrap(), Some(OutboxState::Failed { detail: "no peer named bob".into() }));
         assert_eq!(db.outbox_state("3").unwrap(), Some(OutboxState::Pending));
         assert_eq!(db.pending_count().unwrap(), 1);
+        let mut other = row("4");
+        other.session = "claude-1".into();
+        db.queue(&other).unwrap();
+        assert_eq!(
+            db.pending_sessions().unwrap(),
+            [("m".to_string(), "claude-1".to_string()), ("m".to_string(), "cli".to_string())]
+        );
+        db.sent("4").unwrap();
         // Reopening keeps what is queued.
         drop(db);
         let mut db = Inbox::open(&dir.path().join("data.db")).unwrap();

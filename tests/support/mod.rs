@@ -2,6 +2,9 @@
 //! same port and data directory) and isolated `CLAUDEMESH_HOME`s that run the real binary.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod local_api;
+pub mod proxy;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -63,21 +66,29 @@ pub struct Broker {
     port: u16,
     data: PathBuf,
     _tmp: Option<tempfile::TempDir>,
+    /// Extra `claudemesh broker` flags (see `start_with`).
+    extra: Vec<String>,
 }
 
 impl Broker {
     /// Starts a broker with a fresh data directory on a free port.
     pub fn start() -> Broker {
+        Broker::start_with(&[])
+    }
+
+    /// Starts a broker with a fresh data directory and extra flags (e.g. `--ping-interval 1s`).
+    pub fn start_with(extra: &[&str]) -> Broker {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = tmp.path().to_path_buf();
-        let mut b = Broker { child: None, port: free_port(), data, _tmp: Some(tmp) };
+        let extra = extra.iter().map(|s| s.to_string()).collect();
+        let mut b = Broker { child: None, port: free_port(), data, _tmp: Some(tmp), extra };
         b.spawn();
         b
     }
 
     /// Starts a broker on a given port and data directory (the caller owns the directory).
     pub fn start_on(port: u16, data: &Path) -> Broker {
-        let mut b = Broker { child: None, port, data: data.to_path_buf(), _tmp: None };
+        let mut b = Broker { child: None, port, data: data.to_path_buf(), _tmp: None, extra: Vec::new() };
         b.spawn();
         b
     }
@@ -108,6 +119,7 @@ impl Broker {
         let mut child = cmd
             .args(["broker", "--listen", &format!("127.0.0.1:{}", self.port), "--data"])
             .arg(&self.data)
+            .args(&self.extra)
             .env("CLAUDEMESH_HOME", self.data.join("home"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
