@@ -16,6 +16,7 @@ mod output;
 mod policy;
 mod proto;
 mod store;
+mod tui;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -277,3 +277,25 @@ err-watch-daemon-gone = The claudemesh daemon went away while watching peers.
 peer-event-joined = { $name } joined
 peer-event-left = { $name } left
 peer-event-updated = { $name } changed
+
+## Terminal UI
+tui-welcome-next = Press Enter to set up your mesh and open Claude Code.
+tui-quit-hint = q to quit
+tui-placeholder = This screen is not built yet.
+tui-dash-peers = { $count ->
+    [one] 1 peer
+   *[other] { $count } peers
+}
+tui-dash-keys = ↑↓ select · ? keys · q quit
+tui-overlay-disconnected = Lost the connection to the claudemesh daemon. Reconnecting…
+tui-overlay-reconnected = Reconnected.
+tui-overlay-dismiss = Esc to close
+tui-help-title = Keys
+tui-help-keys =
+    ↑ ↓ or j k   select a peer
+    ?            show or hide this help
+    q            quit
+    Ctrl-C       quit from anywhere
+err-tui-not-a-terminal = The full-screen view needs a terminal, and stdin or stdout is not one.
+hint-tui-not-a-terminal = Run it in an interactive terminal, or use claudemesh peers and claudemesh inbox.
+err-tui-terminal = The terminal failed: { $detail }

@@ -277,3 +277,25 @@ err-watch-daemon-gone = El daemon de claudemesh se detuvo mientras seguías a lo
 peer-event-joined = { $name } se unió
 peer-event-left = { $name } se fue
 peer-event-updated = { $name } cambió
+
+## Terminal UI
+tui-welcome-next = Pulsa Enter para preparar tu malla y abrir Claude Code.
+tui-quit-hint = q para salir
+tui-placeholder = Esta pantalla aún no está hecha.
+tui-dash-peers = { $count ->
+    [one] 1 par
+   *[other] { $count } pares
+}
+tui-dash-keys = ↑↓ elegir · ? teclas · q salir
+tui-overlay-disconnected = Se perdió la conexión con el daemon de claudemesh. Reconectando…
+tui-overlay-reconnected = Reconectado.
+tui-overlay-dismiss = Esc para cerrar
+tui-help-title = Teclas
+tui-help-keys =
+    ↑ ↓ o j k    elegir un par
+    ?            mostrar u ocultar esta ayuda
+    q            salir
+    Ctrl-C       salir desde cualquier pantalla
+err-tui-not-a-terminal = La vista a pantalla completa necesita una terminal, y stdin o stdout no lo es.
+hint-tui-not-a-terminal = Ábrela en una terminal interactiva, o usa claudemesh peers y claudemesh inbox.
+err-tui-terminal = La terminal falló: { $detail }

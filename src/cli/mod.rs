@@ -13,6 +13,7 @@ mod membership;
 mod messaging;
 mod resources;
 mod shell;
+mod tui_entry;
 mod warm;
 
 use std::process::ExitCode;
@@ -38,6 +39,7 @@ pub(crate) fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let env = Env::from_process();
     i18n::init(Lang::from_locale(env.locale.as_deref()));
+    crate::tui::theme::init(crate::tui::theme::Theme::detect(env.no_color, env.ascii, env.ctype_locale.as_deref()));
 
     let argv = args::rewrite_bare_invite(std::env::args().collect(), Invite::looks_like_url);
     let wants_json = output::argv_wants_json(argv.get(1..).unwrap_or_default());
@@ -94,6 +96,10 @@ pub(crate) fn main() -> ExitCode {
             Command::Launch { name: None, claude_args: Vec::new() }
         }
         None => {
+            // First run on a terminal: the launch flow; it falls back to the short help when it cannot go on.
+            if let Err(e) = tui_entry::first_run(&env, &cli.global) {
+                return report(&printer, &e);
+            }
             print_short_help(&printer);
             return ExitCode::SUCCESS;
         }
@@ -206,6 +212,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Install => claude_verbs::install(ctx),
         Command::Uninstall => claude_verbs::uninstall(ctx),
         Command::Launch { name, claude_args } => claude_verbs::launch(ctx, name.as_deref(), &claude_args),
+        Command::Dash => tui_entry::dash(ctx),
         Command::Audit { action: AuditAction::Show { limit } } => audit_verbs::show(ctx, limit),
         Command::Audit { action: AuditAction::Verify } => audit_verbs::verify(ctx),
         Command::Hook { .. } => Err(CliError::internal("hook dispatched as a verb")),
