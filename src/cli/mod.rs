@@ -62,7 +62,12 @@ pub(crate) fn main() -> ExitCode {
     }
 
     let is_server = matches!(cli.command, Some(Command::Broker(_) | Command::Daemon(_)));
-    init_logging(env.log_filter.as_deref(), if is_server { "info" } else { "warn" }, env.no_color);
+    // While the full-screen UI runs, stderr is the screen: logs go to a file instead.
+    if let Some(log) = tui_entry::log_file(&env, cli.command.as_ref(), cli.global.json) {
+        tui_entry::init_file_logging(env.log_filter.as_deref(), &log);
+    } else {
+        init_logging(env.log_filter.as_deref(), if is_server { "info" } else { "warn" }, env.no_color);
+    }
     if let Some(Command::Broker(broker_args)) = cli.command {
         return run_broker(broker_args, &env);
     }
