@@ -1,23 +1,7 @@
-//! claudemesh: one binary, several roles (CLI verbs, broker). Parses argv, dispatches, maps errors to exit codes.
+//! claudemesh: one binary, several roles (CLI verbs, broker). Everything lives in the library (`src/lib.rs`, where
+//! the modules are declared); this only runs it.
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
-
-mod audit;
-mod broker;
-mod claude;
-mod cli;
-mod client;
-mod config;
-mod crypto;
-mod daemon;
-mod i18n;
-mod mcp;
-mod output;
-mod policy;
-mod proto;
-mod store;
-mod tui;
 
 fn main() -> std::process::ExitCode {
-    cli::main()
+    claudemesh::run()
 }
