@@ -804,8 +804,23 @@ impl Conn {
         let (mesh, me) = (a.mesh.clone(), a.peer);
         let seqs = p.deliveries.clone();
         let now = now_ms();
-        let n = self.shared.db.run(move |c| store::ack(c, &mesh, &me, &seqs, now)).await.map_err(store_err)?;
+        let m2 = mesh.clone();
+        let acked = self.shared.db.run(move |c| store::ack(c, &m2, &me, &seqs, now)).await.map_err(store_err)?;
+        let n = acked.len() as u64;
         Metrics::inc(&self.shared.metrics.messages_delivered, n);
+        // Each sender hears that its copy arrived (`message.receipt`, state `delivered`).
+        for ch in &acked {
+            let notice = proto::ReceiptNotice {
+                id: ch.id.clone(),
+                recipient: me,
+                state: proto::DeliveryState::Delivered,
+                via: None,
+                at_ms: now,
+            };
+            if let Ok(v) = serde_json::to_value(&notice) {
+                self.shared.hub.send_to(&mesh, &ch.sender, &proto::encode_notification(method::MESSAGE_RECEIPT, &v));
+            }
+        }
         if let Some(a) = &mut self.auth {
             for s in &p.deliveries {
                 a.inflight.remove(s);
@@ -865,7 +880,8 @@ impl Conn {
         Metrics::inc(&metrics.receipts, changed.len() as u64);
         Metrics::inc(&metrics.messages_delivered, changed.iter().filter(|c| c.was_queued).count() as u64);
         for ch in &changed {
-            let notice = proto::ReceiptNotice { id: ch.id.clone(), recipient: me, state, via, at_ms: now };
+            let notice =
+                proto::ReceiptNotice { id: ch.id.clone(), recipient: me, state: state.into(), via, at_ms: now };
             if let Ok(v) = serde_json::to_value(&notice) {
                 self.shared.hub.send_to(&mesh, &ch.sender, &proto::encode_notification(method::MESSAGE_RECEIPT, &v));
             }

@@ -648,16 +648,24 @@ pub(crate) fn ack(
     recipient: &KeyHex,
     seqs: &[u64],
     now: u64,
-) -> Result<u64, StoreError> {
+) -> Result<Vec<ReceiptChange>, StoreError> {
     let mut st = c.prepare_cached(
         "UPDATE deliveries SET state=1, delivered_at=?4, nonce=NULL, ciphertext=NULL
-         WHERE seq=?1 AND mesh_id=?2 AND recipient=?3 AND state=0",
+         WHERE seq=?1 AND mesh_id=?2 AND recipient=?3 AND state=0 RETURNING sender, msg_id",
     )?;
-    let mut n = 0;
+    let mut acked = Vec::new();
     for seq in seqs {
-        n += st.execute(params![seq, mesh.as_str(), recipient.to_string(), now])? as u64;
+        let rows: Vec<(String, String)> = st
+            .query_map(params![seq, mesh.as_str(), recipient.to_string(), now], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (sender, id) in rows {
+            // A row we wrote ourselves always parses; one that does not is still acked, just not announced.
+            if let (Ok(sender), Ok(id)) = (sender.parse(), MessageId::try_from(id)) {
+                acked.push(ReceiptChange { sender, id, was_queued: true });
+            }
+        }
     }
-    Ok(n)
+    Ok(acked)
 }
 
 /// Highest queued delivery seq for a recipient (the end of its backlog), and how many are queued.

@@ -459,7 +459,8 @@ pub(crate) struct ReceiptNotice {
     pub id: MessageId,
     /// The recipient's session key.
     pub recipient: KeyHex,
-    pub state: ReceiptState,
+    /// `delivered` (the recipient's daemon acknowledged it), `surfaced` or `read`.
+    pub state: DeliveryState,
     #[serde(default)]
     pub via: Option<ReceiptVia>,
     pub at_ms: u64,

@@ -39,6 +39,7 @@ impl App {
     pub(crate) fn new(flow: FlowId, look: Look, flow_state: FlowState) -> Self {
         let mut state = AppState::new(look);
         state.flow = flow_state;
+        state.dash.now_ms = now_ms();
         Self { state, router: Router::new(flow), generation: 0, drawn: None, quit: false }
     }
 
@@ -118,7 +119,11 @@ impl App {
                 true
             }
             Action::Resize => true,
-            Action::Tick => self.router.update_overlays(Overlay::tick),
+            Action::Tick => {
+                let overlays = self.router.update_overlays(Overlay::tick);
+                let clock = dash::update(&mut self.state.dash, dash::DashAction::Clock(now_ms()));
+                overlays | clock
+            }
             Action::Daemon(event) => self.on_daemon(&event),
             Action::PushOverlay(overlay) => self.router.push(overlay),
             Action::DismissOverlay => self.router.pop(),
@@ -157,7 +162,10 @@ impl App {
             DaemonEvent::Roster { .. }
             | DaemonEvent::PeerChanged { .. }
             | DaemonEvent::Message(_)
-            | DaemonEvent::Receipt(_) => {}
+            | DaemonEvent::Receipt(_)
+            | DaemonEvent::Sent(_)
+            | DaemonEvent::SendResult { .. }
+            | DaemonEvent::Meshes(_) => {}
         }
         changed |= dash::apply(&mut self.state.dash, event);
         changed
@@ -187,7 +195,16 @@ pub(crate) async fn run<B: Backend>(
             Some(event) => app.handle(event),
             None => return Ok(Outcome::Quit),
         }
+        for request in app.state.dash.take_requests() {
+            events.request(request);
+        }
     }
+}
+
+/// Wall-clock milliseconds (for the dashboard's "last seen").
+fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

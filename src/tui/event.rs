@@ -12,7 +12,11 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::dash::Request;
 use crate::client::local::{LocalClient, LocalError, LocalHello, client_name};
+
+/// The local session the TUI acts as: the person at the terminal, like every CLI verb (docs/tui.md).
+pub(crate) const SESSION: &str = "cli";
 
 /// Room for bursts (a paste, a backlog) before producers wait.
 const CHANNEL_CAPACITY: usize = 1024;
@@ -42,9 +46,16 @@ pub(crate) enum DaemonEvent {
     PeerChanged { event: String, params: Value },
     /// A message arrived in this session's inbox (`inbox.message`).
     Message(Value),
-    /// A receipt for one of our messages (`message.receipt`; the daemon does not forward these yet).
+    /// A receipt for one of this home's messages (`message.receipt`: id, recipient, state delivered/surfaced/read).
     Receipt(Value),
-    /// The daemon's link to the broker went up or down (`link.status`; not forwarded by the daemon yet).
+    /// One of this home's messages reached the broker, or was queued (`message.sent`).
+    Sent(Value),
+    /// The answer to the dashboard's own `message.send` (`local` is the dashboard's id for it); the error is the
+    /// daemon's words.
+    SendResult { local: u64, result: Result<Value, String> },
+    /// The joined meshes as (slug, id), from `config.toml`.
+    Meshes(Vec<(String, String)>),
+    /// Our session's link to the broker went up or down (`link.status`).
     BrokerLink { connected: bool },
     /// The subscription is gone (daemon stopped, socket closed); reconnecting. `reason` is for logs, in English.
     Disconnected { reason: String },
@@ -60,7 +71,9 @@ pub(crate) fn classify(method: &str, params: Value) -> Option<DaemonEvent> {
         }
         "inbox.message" => Some(DaemonEvent::Message(params)),
         "message.receipt" => Some(DaemonEvent::Receipt(params)),
-        "link.status" => {
+        "message.sent" => Some(DaemonEvent::Sent(params)),
+        // Only our own session's link says whether we reach the broker; a Claude Code session's link may idle out.
+        "link.status" if params.get("session").and_then(Value::as_str).is_none_or(|s| s == SESSION) => {
             params.get("connected").and_then(Value::as_bool).map(|connected| DaemonEvent::BrokerLink { connected })
         }
         _ => None,
@@ -109,11 +122,16 @@ pub(crate) struct Events {
     tx: mpsc::Sender<Event>,
     rx: mpsc::Receiver<Event>,
     tasks: Vec<JoinHandle<()>>,
+    /// The daemon subscription and its task (replaced by a mesh switch).
+    feed: Option<(DaemonFeed, JoinHandle<()>)>,
 }
 
 impl Drop for Events {
     fn drop(&mut self) {
         for task in &self.tasks {
+            task.abort();
+        }
+        if let Some((_, task)) = &self.feed {
             task.abort();
         }
     }
@@ -123,11 +141,11 @@ impl Events {
     /// An empty channel (tests push events through `sender`).
     pub(crate) fn new() -> Self {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        Self { tx, rx, tasks: Vec::new() }
+        Self { tx, rx, tasks: Vec::new(), feed: None }
     }
 
     /// A producer handle (tests; background work reporting back, e.g. a send's result).
-    #[allow(dead_code, reason = "seam: tests and the dashboard's background work")]
+    #[allow(dead_code, reason = "seam: tests and background work")]
     pub(crate) fn sender(&self) -> mpsc::Sender<Event> {
         self.tx.clone()
     }
@@ -194,10 +212,62 @@ impl Events {
         }));
     }
 
-    /// The live daemon subscription for `feed`.
+    /// The live daemon subscription for `feed` (replacing any earlier one).
     pub(crate) fn spawn_daemon(&mut self, feed: DaemonFeed) {
-        let tx = self.tx.clone();
-        self.tasks.push(tokio::spawn(run_feed(feed, tx)));
+        if let Some((_, task)) = self.feed.take() {
+            task.abort();
+        }
+        let task = tokio::spawn(run_feed(feed.clone(), self.tx.clone()));
+        self.feed = Some((feed, task));
+    }
+
+    /// Runs work the dashboard asked for; results come back as events. Without a daemon feed (tests, a flow
+    /// without a home) a send fails at once.
+    pub(crate) fn request(&mut self, request: Request) {
+        match request {
+            Request::Switch { mesh } => {
+                if let Some((feed, _)) = &self.feed {
+                    let feed = DaemonFeed { mesh: Some(mesh), ..feed.clone() };
+                    self.spawn_daemon(feed);
+                }
+            }
+            Request::Send { local, mesh, to, body, priority } => {
+                let tx = self.tx.clone();
+                let feed = self.feed.as_ref().map(|(f, _)| f.clone());
+                self.tasks.retain(|t| !t.is_finished());
+                self.tasks.push(tokio::spawn(async move {
+                    let result = match feed {
+                        Some(feed) => {
+                            let params = json!({ "mesh": mesh, "to": to, "body": body, "priority": priority });
+                            call_once(&feed, "message.send", params).await.map_err(|e| e.to_string())
+                        }
+                        None => Err(LocalError::NotRunning.to_string()),
+                    };
+                    let _ = tx.send(Event::Daemon(DaemonEvent::SendResult { local, result })).await;
+                }));
+            }
+        }
+    }
+}
+
+/// One call on a connection of its own (the subscription's connection only listens).
+async fn call_once(feed: &DaemonFeed, method: &str, params: Value) -> Result<Value, LocalError> {
+    let hello = LocalHello { session: SESSION.into(), name: feed.name.clone(), client: client_name("tui") };
+    let mut client = LocalClient::connect(&feed.home, hello, true).await?;
+    client.call(method, &params).await
+}
+
+/// The joined meshes as (slug, id), read off the runtime.
+async fn meshes(home: &std::path::Path) -> Vec<(String, String)> {
+    let home = crate::config::Home::new(home.to_path_buf());
+    let read = tokio::task::spawn_blocking(move || crate::config::Config::load(&home)).await;
+    match read {
+        Ok(Ok(config)) => config.meshes.iter().map(|m| (m.slug.clone(), m.id.clone())).collect(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot read config.toml for the mesh switcher");
+            Vec::new()
+        }
+        Err(_) => Vec::new(),
     }
 }
 
@@ -241,14 +311,18 @@ struct Roster {
 /// Connects (starting or replacing the daemon as needed), subscribes to peer events and the inbox before
 /// listing, so no change falls between the list and the stream; returns the first events to report.
 async fn subscribe(feed: &DaemonFeed) -> Result<(LocalClient, Vec<DaemonEvent>), LocalError> {
-    let hello = LocalHello { session: "cli".into(), name: feed.name.clone(), client: client_name("tui") };
+    let hello = LocalHello { session: SESSION.into(), name: feed.name.clone(), client: client_name("tui") };
     let mut client = LocalClient::connect(&feed.home, hello, true).await?;
     let mesh = json!({ "mesh": feed.mesh });
     let _: Value = client.call("peer.subscribe", &mesh).await?;
     let _: Value = client.call("inbox.subscribe", &mesh).await?;
+    let _: Value = client.call("events.subscribe", &mesh).await?;
     let roster: Roster = client.call("peer.list", &mesh).await?;
-    let first =
-        vec![DaemonEvent::Connected { mesh: roster.mesh }, DaemonEvent::Roster { me: roster.me, peers: roster.peers }];
+    let first = vec![
+        DaemonEvent::Meshes(meshes(&feed.home).await),
+        DaemonEvent::Connected { mesh: roster.mesh },
+        DaemonEvent::Roster { me: roster.me, peers: roster.peers },
+    ];
     Ok((client, first))
 }
 

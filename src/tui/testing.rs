@@ -50,15 +50,31 @@ pub(crate) fn assert_app_snapshots(name: &str, make_app: impl Fn(Look) -> App) {
     });
 }
 
+/// `assert_app_snapshots` at other sizes (e.g. the smallest supported, 60×20).
+pub(crate) fn assert_app_snapshots_at(name: &str, sizes: &[(u16, u16)], make_app: impl Fn(Look) -> App) {
+    for_each_variant_at(name, sizes, |look, terminal| {
+        let mut app = make_app(look);
+        terminal.draw(|frame| app.draw(frame)).map(drop)
+    });
+}
+
 fn for_each_variant(
     name: &str,
+    draw: impl FnMut(Look, &mut Terminal<TestBackend>) -> Result<(), std::convert::Infallible>,
+) {
+    for_each_variant_at(name, &SIZES, draw);
+}
+
+fn for_each_variant_at(
+    name: &str,
+    sizes: &[(u16, u16)],
     mut draw: impl FnMut(Look, &mut Terminal<TestBackend>) -> Result<(), std::convert::Infallible>,
 ) {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| {
-        for (w, h) in SIZES {
+        for &(w, h) in sizes {
             for (variant, look) in looks() {
                 let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test backend");
                 draw(look, &mut terminal).expect("draw");
