@@ -130,3 +130,33 @@ fn a_message_sent_from_the_compose_box_is_delivered_and_then_read_on_screen() {
     );
     pane.key("q");
 }
+
+#[test]
+fn a_broker_outage_shows_reconnecting_then_reconnected_which_goes_away() {
+    if !have_tmux() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let mut broker = Broker::start();
+    let home = Home::new();
+    home.json(&["new", "outage", "--broker", &broker.url(), "--name", "alice"]);
+    let _stop = StopDaemon(&home);
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "CLAUDEMESH_HOME={home} LANG=C.UTF-8 TERM=xterm-256color {bin} dash; sleep 30",
+        home = home.path().display(),
+        bin = bin(),
+    );
+    let pane = Pane::start(dir.path(), &script);
+    assert!(wait_until(WAIT, || pane.screen().contains("alice")), "no dashboard:\n{}", pane.screen());
+    broker.kill();
+    assert!(wait_until(WAIT, || pane.screen().contains("Reconnecting…")), "no outage shown:\n{}", pane.screen());
+    broker.restart();
+    assert!(wait_until(WAIT, || pane.screen().contains("◉ Reconnected.")), "no reconnect shown:\n{}", pane.screen());
+    assert!(
+        wait_until(WAIT, || !pane.screen().contains("Reconnected.") && !pane.screen().contains("Reconnecting")),
+        "the reconnected line stayed:\n{}",
+        pane.screen()
+    );
+    pane.key("q");
+}

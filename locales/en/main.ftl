@@ -287,7 +287,7 @@ tui-dash-peers = { $count ->
    *[other] { $count } peers
 }
 tui-dash-keys = ? keys · Tab focus · c write · / filter · m meshes · f key · q quit
-tui-overlay-disconnected = Lost the connection to the claudemesh daemon. Reconnecting…
+tui-overlay-disconnected = Lost the connection to the mesh. Reconnecting…
 tui-overlay-reconnected = Reconnected.
 tui-overlay-dismiss = Esc to close
 tui-help-title = Keys

@@ -287,7 +287,7 @@ tui-dash-peers = { $count ->
    *[other] { $count } pares
 }
 tui-dash-keys = ? teclas · Tab foco · c escribir · / filtrar · m mallas · f clave · q salir
-tui-overlay-disconnected = Se perdió la conexión con el daemon de claudemesh. Reconectando…
+tui-overlay-disconnected = Se perdió la conexión con la malla. Reconectando…
 tui-overlay-reconnected = Reconectado.
 tui-overlay-dismiss = Esc para cerrar
 tui-help-title = Teclas

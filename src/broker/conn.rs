@@ -654,6 +654,15 @@ impl Conn {
         if p.name.as_ref().is_some_and(|n| !proto::is_valid_name(n)) {
             return Err(bad_name("name"));
         }
+        let bad = |s: &Option<String>, max: usize| {
+            s.as_ref().is_some_and(|s| s.chars().count() > max || s.chars().any(char::is_control))
+        };
+        if bad(&p.cwd, 512) || bad(&p.branch, 255) {
+            return Err(RpcError::new(
+                ErrorCode::InvalidParams,
+                "cwd is at most 512 and branch at most 255 characters, without control characters",
+            ));
+        }
         let a = self.authed()?;
         let (mesh, me) = (a.mesh.clone(), a.peer);
         let m2 = mesh.clone();
@@ -661,7 +670,15 @@ impl Conn {
             .shared
             .db
             .run(move |c| {
-                store::set_presence(c, &m2, &me, p.status, p.summary.as_deref(), p.visible, p.name.as_deref())
+                let change = store::PresenceChange {
+                    status: p.status,
+                    summary: p.summary.as_deref(),
+                    visible: p.visible,
+                    name: p.name.as_deref(),
+                    cwd: p.cwd.as_deref(),
+                    branch: p.branch.as_deref(),
+                };
+                store::set_presence(c, &m2, &me, change)
             })
             .await
             .map_err(store_err)?;
@@ -1089,6 +1106,8 @@ fn peer_info(hub: &Hub, mesh: &MeshId, p: &store::PeerRow) -> proto::PeerInfo {
         groups: p.groups.clone(),
         online: hub.is_present(mesh, &p.id),
         last_seen_ms: p.last_seen_ms,
+        cwd: p.cwd.clone(),
+        branch: p.branch.clone(),
     }
 }
 

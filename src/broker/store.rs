@@ -61,6 +61,16 @@ pub(crate) fn migrate(c: &Connection) -> rusqlite::Result<()> {
             COMMIT;",
         )?;
     }
+    if v < 4 {
+        // Where a session works, as it reports it (`presence.set` cwd and branch); NULL when never set.
+        c.execute_batch(
+            "BEGIN;
+            ALTER TABLE peers ADD COLUMN cwd TEXT;
+            ALTER TABLE peers ADD COLUMN branch TEXT;
+            PRAGMA user_version = 4;
+            COMMIT;",
+        )?;
+    }
     Ok(())
 }
 
@@ -199,9 +209,11 @@ pub(crate) struct PeerRow {
     pub visible: bool,
     pub groups: Vec<GroupRef>,
     pub last_seen_ms: u64,
+    pub cwd: Option<String>,
+    pub branch: Option<String>,
 }
 
-const PEER_COLS: &str = "p.session_key, p.name, p.member_key, p.attest_at, p.attest_sig, m.role, p.status, p.summary, p.visible, p.groups, p.last_seen";
+const PEER_COLS: &str = "p.session_key, p.name, p.member_key, p.attest_at, p.attest_sig, m.role, p.status, p.summary, p.visible, p.groups, p.last_seen, p.cwd, p.branch";
 
 fn peer_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<PeerRow>> {
     let id: String = r.get(0)?;
@@ -223,6 +235,8 @@ fn peer_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<PeerRow>> {
         visible: r.get::<_, i64>(8)? != 0,
         groups: serde_json::from_str(&groups).unwrap_or_default(),
         last_seen_ms: r.get(10)?,
+        cwd: r.get(11)?,
+        branch: r.get(12)?,
     }))
 }
 
@@ -315,15 +329,26 @@ pub(crate) fn touch_peer(c: &Connection, mesh: &MeshId, id: &KeyHex, now: u64) -
     Ok(())
 }
 
+/// What one `presence.set` changes (`None`: unchanged).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PresenceChange<'a> {
+    pub status: Option<Status>,
+    pub summary: Option<&'a str>,
+    pub visible: Option<bool>,
+    pub name: Option<&'a str>,
+    /// Empty clears it.
+    pub cwd: Option<&'a str>,
+    /// Empty clears it.
+    pub branch: Option<&'a str>,
+}
+
 pub(crate) fn set_presence(
     c: &Connection,
     mesh: &MeshId,
     id: &KeyHex,
-    status: Option<Status>,
-    summary: Option<&str>,
-    visible: Option<bool>,
-    name: Option<&str>,
+    change: PresenceChange<'_>,
 ) -> Result<PeerRow, StoreError> {
+    let PresenceChange { status, summary, visible, name, cwd, branch } = change;
     if let Some(n) = name {
         let taken = c
             .query_row(
@@ -357,6 +382,18 @@ pub(crate) fn set_presence(
         c.execute(
             "UPDATE peers SET visible=?3 WHERE mesh_id=?1 AND session_key=?2",
             params![mesh.as_str(), id.to_string(), v as i64],
+        )?;
+    }
+    if let Some(v) = cwd {
+        c.execute(
+            "UPDATE peers SET cwd=NULLIF(?3, '') WHERE mesh_id=?1 AND session_key=?2",
+            params![mesh.as_str(), id.to_string(), v],
+        )?;
+    }
+    if let Some(v) = branch {
+        c.execute(
+            "UPDATE peers SET branch=NULLIF(?3, '') WHERE mesh_id=?1 AND session_key=?2",
+            params![mesh.as_str(), id.to_string(), v],
         )?;
     }
     peer(c, mesh, id)?.ok_or_else(|| reject(ErrorCode::NotFound, "peer not found"))

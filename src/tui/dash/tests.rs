@@ -492,3 +492,78 @@ fn snapshot_reconnected() {
         app
     });
 }
+
+// ---- benchmark -----------------------------------------------------------------------------------------------
+
+/// Render cost per frame with 200 peers and 10,000 messages (docs/benchmarks.md). Ignored by default: it measures,
+/// it does not assert a time. Run: `cargo test --release --lib tui::dash::tests::bench_render -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore = "benchmark; run with --ignored --nocapture"]
+fn bench_render_200_peers_10000_messages() {
+    use std::time::Instant;
+    let peers: Vec<Value> = (0..200u32)
+        .map(|i| {
+            let status = ["idle", "working", "dnd"][i as usize % 3];
+            let mut p = peer((i % 250) as u8, &format!("peer-{i:03}"), status, i % 7 != 0);
+            p["id"] = json!(format!("{:064x}", i + 1));
+            p["summary"] = json!(format!("working on task {i} of the migration"));
+            p["cwd"] = json!(format!("~/src/service-{}", i % 12));
+            p["branch"] = json!(format!("feature-{i}"));
+            p
+        })
+        .collect();
+    let mut report = Vec::new();
+    for (w, h) in [(80u16, 24u16), (120, 40), (200, 60)] {
+        for filtered in [false, true] {
+            let mut app = App::new(FlowId::Dash, look_en(), FlowState::default());
+            app.state.dash = {
+                let mut d = busy_clone(&mut app, &peers);
+                d.filter = if filtered { "peer-1".into() } else { String::new() };
+                d
+            };
+            let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+            let mut times = Vec::with_capacity(1000);
+            for i in 0..1000 {
+                // Something changes every frame (a receipt), as it would when the loop decides to draw.
+                let to = &peers[1 + (2 * i) % 199];
+                app.update(Action::Daemon(receipt(&format!("m{}", 9_998 - 2 * (i % 100)), to, "delivered")));
+                let t = Instant::now();
+                terminal.draw(|f| app.draw(f)).unwrap();
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            times.sort_by(f64::total_cmp);
+            let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+            report.push(format!(
+                "{w}x{h} filter={filtered:5}  n=1000  p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
+                pct(0.5),
+                pct(0.99),
+                times[times.len() - 1]
+            ));
+        }
+    }
+    for line in report {
+        eprintln!("{line}");
+    }
+}
+
+/// The bench's state: 200 peers and the same 10,000 messages, built once per size.
+fn busy_clone(app: &mut App, peers: &[Value]) -> DashState {
+    app.update(Action::Daemon(DaemonEvent::Connected { mesh: "team".into() }));
+    app.update(Action::Daemon(DaemonEvent::Roster { me: id_of(&peers[0]), peers: peers.to_vec() }));
+    for i in 0..10_000usize {
+        let to = &peers[1 + i % 199];
+        if i % 2 == 0 {
+            app.update(Action::Daemon(sent(
+                &format!("m{i}"),
+                to,
+                "a status update of moderate length for the stream",
+                3,
+            )));
+        } else {
+            app.update(Action::Daemon(incoming(&format!("m{i}"), "peer-007", "a reply with some detail", "next", 2)));
+        }
+    }
+    app.state.dash.now_ms = NOW;
+    app.state.dash.clone()
+}
