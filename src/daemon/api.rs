@@ -253,7 +253,7 @@ async fn send(daemon: &Arc<Daemon>, caller: &Caller, params: Value) -> Reply {
         SendOutcome::Queued => {
             let durable = id.to_string();
             daemon.store.run(move |db| db.make_durable(&durable)).await.map_err(internal)?;
-            let note = json!({ "mesh": entry.slug, "session": caller.session, "id": id, "to": row.to_spec,
+            let note = json!({ "mesh": entry.slug, "session": caller.session, "from": caller.name, "id": id, "to": row.to_spec,
                 "priority": row.priority, "body": row.body, "sent_at_ms": row.created_at_ms, "recipients": [],
                 "queued": true });
             daemon.notify(&entry.slug, "message.sent", note);

@@ -477,7 +477,8 @@ impl Link {
     fn notify_sent(&self, row: &OutboxRow, report: &SendReport) {
         let recipients: Vec<Value> =
             report.recipients.iter().map(|(id, name)| serde_json::json!({ "id": id, "name": name })).collect();
-        let params = serde_json::json!({ "mesh": self.spec.entry.slug, "session": self.spec.session,
+        let from = self.conn.as_ref().map(|c| c.hello().peer.name.clone());
+        let params = serde_json::json!({ "mesh": self.spec.entry.slug, "session": self.spec.session, "from": from,
             "id": row.msg_id, "to": row.to_spec, "priority": row.priority, "body": row.body,
             "sent_at_ms": row.created_at_ms, "recipients": recipients, "queued": false });
         self.spec.daemon.notify(&self.spec.entry.slug, "message.sent", params);

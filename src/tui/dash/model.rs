@@ -126,7 +126,7 @@ pub(crate) struct Recipient {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Msg {
     pub id: String,
-    /// Sender name (ours: empty, shown as "you").
+    /// Sender name (empty for our own `cli` session, shown as "you").
     pub from: String,
     pub outgoing: bool,
     /// The target as written (`bob`, `@backend`, `*`).
@@ -179,6 +179,10 @@ impl Msg {
             v.get("body").and_then(Value::as_str).unwrap_or_default(),
             v.get("sent_at_ms").and_then(Value::as_u64).unwrap_or(0),
         );
+        // Another session of this home (a Claude Code session) shows under its own name; ours is "you".
+        if v.get("session").and_then(Value::as_str).is_some_and(|s| s != crate::tui::event::SESSION) {
+            m.from = v.get("from").and_then(Value::as_str).unwrap_or_default().to_string();
+        }
         m.merge_result(v);
         Some(m)
     }

@@ -168,6 +168,22 @@ fn receipts_move_a_message_forward_and_never_back() {
 }
 
 #[test]
+fn a_message_sent_by_a_claude_code_session_of_this_home_shows_its_name() {
+    let mut d = app(look_en()).state.dash;
+    let r = roster();
+    let mut note = json!({ "id": "c1", "to": "alice", "priority": "next", "body": "done", "sent_at_ms": NOW,
+        "recipients": [{ "id": r[1]["id"], "name": "alice" }], "queued": false, "session": "cli", "from": "me" });
+    apply(&mut d, &DaemonEvent::Sent(note.clone()));
+    note["id"] = json!("c2");
+    note["session"] = json!("3f2a9c");
+    note["from"] = json!("me-2");
+    apply(&mut d, &DaemonEvent::Sent(note));
+    let from: Vec<&str> = d.messages.iter().map(|m| m.from.as_str()).collect();
+    assert_eq!(from, ["", "me-2"], "ours shows as you, the other session by its name");
+    assert!(d.messages.iter().all(|m| m.outgoing && m.state == DeliveryState::Queued));
+}
+
+#[test]
 fn a_message_to_a_group_is_as_far_as_its_slowest_recipient() {
     let mut d = app(look_en()).state.dash;
     let r = roster();

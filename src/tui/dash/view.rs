@@ -258,7 +258,7 @@ fn state_span(look: &Look, s: DeliveryState) -> Span<'static> {
 }
 
 fn message_lines(look: &Look, dash: &DashState, m: &Msg, width: usize) -> [Line<'static>; 2] {
-    let from = if m.outgoing { look.t("tui-dash-you") } else { m.from.clone() };
+    let from = if m.from.is_empty() { look.t("tui-dash-you") } else { m.from.clone() };
     let to = if m.recipients.is_empty() || m.to.starts_with('@') || m.to == "*" {
         m.to.clone()
     } else {
