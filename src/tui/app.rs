@@ -86,9 +86,8 @@ impl App {
         let action = match event {
             Event::Input(TermEvent::Key(key)) => self.on_key(key),
             Event::Input(TermEvent::Resize(..)) => Some(Action::Resize),
-            Event::Input(TermEvent::Paste(_) | TermEvent::Mouse(_) | TermEvent::FocusGained | TermEvent::FocusLost) => {
-                None
-            }
+            Event::Input(TermEvent::Paste(text)) => self.on_paste(text),
+            Event::Input(TermEvent::Mouse(_) | TermEvent::FocusGained | TermEvent::FocusLost) => None,
             Event::Daemon(e) => Some(Action::Daemon(e)),
             Event::Tick => Some(Action::Tick),
             Event::Terminate => Some(Action::Quit),
@@ -96,6 +95,12 @@ impl App {
         if let Some(action) = action {
             self.update(action);
         }
+    }
+
+    /// Bracketed paste: text for the dashboard's compose box or filter (no modal overlay open).
+    fn on_paste(&self, text: String) -> Option<Action> {
+        let modal = matches!(self.view(), View::Overlay(o) if o.is_modal());
+        (!modal && self.screen() == ScreenId::Dashboard).then_some(Action::Dash(dash::DashAction::Paste(text)))
     }
 
     fn on_key(&self, key: KeyEvent) -> Option<Action> {

@@ -175,6 +175,8 @@ pub(crate) enum DashAction {
     ScrollDown(usize),
     /// The clock moved (`App` sends it on every tick).
     Clock(u64),
+    /// Pasted text: into the filter while it is edited (first line), else into the compose box.
+    Paste(String),
 }
 
 impl DashState {
@@ -356,6 +358,22 @@ pub(crate) fn update(state: &mut DashState, action: DashAction) -> bool {
             let before = state.scroll;
             state.scroll = state.scroll.saturating_sub(n);
             state.scroll != before
+        }
+        DashAction::Paste(text) => {
+            if state.switcher.is_some() {
+                return false;
+            }
+            if state.focus == Focus::Filter {
+                state.filter.push_str(text.lines().next().unwrap_or_default());
+                state.selected = 0;
+                return true;
+            }
+            state.focus = Focus::Compose;
+            state.completion = None;
+            state.notice = None;
+            // Terminals send pasted line ends as CR.
+            state.compose.insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
+            true
         }
         DashAction::Clock(now) => {
             // Relative times show minutes at the finest: redraw only when a minute turns.

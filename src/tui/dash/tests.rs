@@ -285,6 +285,18 @@ fn tab_completes_a_unique_peer_and_opens_a_popup_for_several() {
 }
 
 #[test]
+fn a_paste_lands_in_the_compose_box_with_its_lines() {
+    let mut app = app(look_en());
+    app.handle(Event::Input(TermEvent::Paste("@bob first\rsecond".into())));
+    assert_eq!(app.state.dash.focus, Focus::Compose);
+    assert_eq!(app.state.dash.compose.lines(), ["@bob first", "second"]);
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('/'));
+    app.handle(Event::Input(TermEvent::Paste("ali\nignored".into())));
+    assert_eq!(app.state.dash.filter, "ali");
+}
+
+#[test]
 fn priority_toggles_now_next_low() {
     let mut app = app(look_en());
     assert_eq!(app.state.dash.priority, Priority::Next);
