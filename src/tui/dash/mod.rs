@@ -202,6 +202,14 @@ impl DashState {
         self.meshes.iter().find(|m| m.slug == slug).map(|m| m.id.as_str())
     }
 
+    /// A notification about the mesh shown (one without a `mesh` is taken as ours).
+    fn shows(&self, v: &Value) -> bool {
+        match (v.get("mesh").and_then(Value::as_str), self.mesh.as_deref()) {
+            (Some(of), Some(shown)) => of == shown,
+            _ => true,
+        }
+    }
+
     fn push_message(&mut self, msg: Msg) -> bool {
         if let Some(&i) = self.index.get(&msg.id) {
             return self.messages[i].merge(msg);
@@ -474,6 +482,8 @@ pub(crate) fn apply(state: &mut DashState, event: &DaemonEvent) -> bool {
             true
         }
         DaemonEvent::PeerChanged { event, params } => peer_changed(state, event, params),
+        // After a mesh switch, what the old subscription had already queued is not for this stream.
+        DaemonEvent::Message(v) | DaemonEvent::Sent(v) | DaemonEvent::Receipt(v) if !state.shows(v) => false,
         DaemonEvent::Message(m) => match Msg::incoming(m) {
             Some(msg) => state.push_message(msg),
             None => false,

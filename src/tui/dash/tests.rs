@@ -333,6 +333,10 @@ fn the_switcher_picks_another_mesh_and_asks_the_loop_to_follow_it() {
     assert_eq!(d.mesh.as_deref(), Some("side-project"));
     assert!(d.peers.is_empty() && d.messages.is_empty());
     assert_eq!(d.take_requests(), [Request::Switch { mesh: "side-project".into() }]);
+    // A message the old subscription had already queued does not land in the new mesh's stream.
+    let late = json!({ "mesh": "team", "id": "late", "from": { "name": "bob" }, "body": "hi", "sent_at_ms": NOW });
+    assert!(!apply(d, &DaemonEvent::Message(late)));
+    assert!(d.messages.is_empty());
 }
 
 #[test]
