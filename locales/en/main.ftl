@@ -308,6 +308,7 @@ tui-help-keys =
     Ctrl-C       quit from anywhere
 tui-dash-peers-title = Peers
 tui-dash-stream-title = Messages
+tui-dash-newer = { $count } newer below · End
 tui-dash-no-peers = No peer in this mesh yet. Invite one with claudemesh invite.
 tui-dash-no-messages = No messages yet. Press c, write @name and a message, then Enter.
 tui-dash-no-match = Nothing matches the filter. Esc clears it.

@@ -308,6 +308,7 @@ tui-help-keys =
     Ctrl-C       salir desde cualquier pantalla
 tui-dash-peers-title = Pares
 tui-dash-stream-title = Mensajes
+tui-dash-newer = { $count } más recientes abajo · Fin
 tui-dash-no-peers = Aún no hay pares en esta malla. Invita a uno con claudemesh invite.
 tui-dash-no-messages = Aún no hay mensajes. Pulsa c, escribe @nombre y un mensaje, y luego Enter.
 tui-dash-no-match = Nada coincide con el filtro. Esc lo borra.

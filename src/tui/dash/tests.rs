@@ -453,6 +453,17 @@ fn snapshot_sent_notice() {
 }
 
 #[test]
+fn snapshot_stream_scrolled_up() {
+    assert_app_snapshots("dash-scrolled", |look| {
+        let mut app = busy(look);
+        key(&mut app, KeyCode::Tab);
+        key(&mut app, KeyCode::Up);
+        key(&mut app, KeyCode::Up);
+        app
+    });
+}
+
+#[test]
 fn snapshot_filter_active() {
     assert_app_snapshots("dash-filter", |look| {
         let mut app = busy(look);

@@ -293,7 +293,11 @@ fn message_lines(look: &Look, dash: &DashState, m: &Msg, width: usize) -> [Line<
 }
 
 fn render_stream(look: &Look, dash: &DashState, frame: &mut Frame, area: Rect) {
-    let title = format!(" {} ", look.t("tui-dash-stream-title"));
+    let mut title = format!(" {} ", look.t("tui-dash-stream-title"));
+    if dash.scroll > 0 {
+        // Scrolled up: say how much is below, and how to get back.
+        title.push_str(&format!("· {} ", look.t_args("tui-dash-newer", &[("count", dash.scroll.into())])));
+    }
     let block = pane_block(look, title, dash.focus == Focus::Stream).borders(Borders::TOP | Borders::LEFT);
     let inner = block.inner(area);
     frame.render_widget(block, area);
