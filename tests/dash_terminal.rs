@@ -129,6 +129,22 @@ fn a_message_sent_from_the_compose_box_is_delivered_and_then_read_on_screen() {
         pane.screen()
     );
     pane.key("q");
+
+    // Bob's dashboard opens with what he received before it started.
+    let bob_dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "CLAUDEMESH_HOME={home} LANG=C.UTF-8 TERM=xterm-256color {bin} dash; sleep 30",
+        home = pair.bob.path().display(),
+        bin = bin(),
+    );
+    let bob_pane = Pane::start(bob_dir.path(), &script);
+    assert!(
+        wait_until(WAIT, || bob_pane.line_with("alice → bob").is_some()
+            && bob_pane.screen().contains("hello from the dashboard")),
+        "no history in bob's dashboard:\n{}",
+        bob_pane.screen()
+    );
+    bob_pane.key("q");
 }
 
 #[test]

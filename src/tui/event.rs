@@ -18,6 +18,9 @@ use crate::client::local::{LocalClient, LocalError, LocalHello, client_name};
 /// The local session the TUI acts as: the person at the terminal, like every CLI verb (docs/tui.md).
 pub(crate) const SESSION: &str = "cli";
 
+/// Received messages shown from before the dashboard opened.
+const HISTORY: usize = 200;
+
 /// Room for bursts (a paste, a backlog) before producers wait.
 const CHANNEL_CAPACITY: usize = 1024;
 
@@ -318,11 +321,16 @@ async fn subscribe(feed: &DaemonFeed) -> Result<(LocalClient, Vec<DaemonEvent>),
     let _: Value = client.call("inbox.subscribe", &mesh).await?;
     let _: Value = client.call("events.subscribe", &mesh).await?;
     let roster: Roster = client.call("peer.list", &mesh).await?;
-    let first = vec![
+    // The latest received messages, so the stream does not start empty (nothing is marked read).
+    let listed: Value = client.call("inbox.list", &json!({ "mesh": feed.mesh, "filter": "all" })).await?;
+    let history = listed.get("messages").and_then(Value::as_array).cloned().unwrap_or_default();
+    let skip = history.len().saturating_sub(HISTORY);
+    let mut first = vec![
         DaemonEvent::Meshes(meshes(&feed.home).await),
         DaemonEvent::Connected { mesh: roster.mesh },
         DaemonEvent::Roster { me: roster.me, peers: roster.peers },
     ];
+    first.extend(history.into_iter().skip(skip).map(DaemonEvent::Message));
     Ok((client, first))
 }
 
