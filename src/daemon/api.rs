@@ -506,7 +506,12 @@ fn subscribe_events(
     let mut notices = daemon.subscribe_notices();
     let link = daemon.link(&entry, &caller.session, caller.name.as_deref());
     let status = link.status();
-    let state = if status.connected { "up" } else { "reconnecting" };
+    // A link that has not finished its first attempt is `connecting`, not lost.
+    let state = match (status.connected, status.since_ms) {
+        (true, _) => "up",
+        (false, 0) => "connecting",
+        (false, _) => "reconnecting",
+    };
     let first = json!({ "mesh": entry.slug, "session": caller.session, "state": state,
                         "connected": status.connected, "last_error": status.last_error });
     let _ = out.send(crate::proto::encode_notification("link.status", &first));

@@ -76,7 +76,10 @@ pub(crate) fn classify(method: &str, params: Value) -> Option<DaemonEvent> {
         "message.receipt" => Some(DaemonEvent::Receipt(params)),
         "message.sent" => Some(DaemonEvent::Sent(params)),
         // Only our own session's link says whether we reach the broker; a Claude Code session's link may idle out.
-        "link.status" if params.get("session").and_then(Value::as_str).is_none_or(|s| s == SESSION) => {
+        "link.status"
+            if params.get("session").and_then(Value::as_str).is_none_or(|s| s == SESSION)
+                && params.get("state").and_then(Value::as_str) != Some("connecting") =>
+        {
             params.get("connected").and_then(Value::as_bool).map(|connected| DaemonEvent::BrokerLink { connected })
         }
         _ => None,
@@ -354,6 +357,16 @@ mod tests {
         assert_eq!(
             classify("link.status", json!({ "connected": false })),
             Some(DaemonEvent::BrokerLink { connected: false })
+        );
+        assert_eq!(
+            classify("link.status", json!({ "session": "cli", "state": "reconnecting", "connected": false })),
+            Some(DaemonEvent::BrokerLink { connected: false })
+        );
+        // A Claude Code session's link, or ours still on its first attempt, says nothing about our broker link.
+        assert_eq!(classify("link.status", json!({ "session": "3f2a", "state": "down", "connected": false })), None);
+        assert_eq!(
+            classify("link.status", json!({ "session": "cli", "state": "connecting", "connected": false })),
+            None
         );
         assert_eq!(classify("something.new", json!({})), None);
     }
