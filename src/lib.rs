@@ -20,6 +20,7 @@ mod output;
 mod policy;
 mod proto;
 mod store;
+mod tui;
 
 /// The whole program: parses argv, dispatches, maps errors to exit codes.
 pub fn run() -> std::process::ExitCode {

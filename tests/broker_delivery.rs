@@ -659,6 +659,12 @@ async fn receipts_move_status_forward_and_never_back() {
     ac.ok("message.send", send_params(&alice, &m, "bob", &[bob.id()], "look at this")).await;
     let d = next_delivery(&mut bc, WAIT).await.expect("delivery");
     assert_eq!(ack(&mut bc, &[&d]).await, 1);
+    let note = ac.next_notification("message.receipt", WAIT).await.expect("the sender hears the ack");
+    assert_eq!(
+        (&note["id"], &note["recipient"], &note["state"], &note["via"]),
+        (&json!(m), &json!(bob.id()), &json!("delivered"), &Value::Null),
+        "{note}"
+    );
     let st = status(&mut ac, &m).await;
     assert_eq!((st["state"].as_str(), row(&st, &bob.id())["surfaced_at_ms"].is_null()), (Some("delivered"), true));
     let delivered_at = row(&st, &bob.id())["delivered_at_ms"].as_u64().expect("delivered_at_ms");
@@ -876,7 +882,7 @@ async fn v1_database_migrates_and_takes_receipts() {
     let version: i64 = rusqlite::Connection::open(b.db_path())
         .and_then(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
         .expect("read user_version");
-    assert_eq!(version, 3);
+    assert_eq!(version, 4, "v4 adds the peers' cwd and branch");
     let indexed: i64 = rusqlite::Connection::open(b.db_path())
         .and_then(|c| {
             c.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name='messages_by_id'", [], |r| {

@@ -649,3 +649,24 @@ fn flip_hex(s: &str) -> String {
     chars[i] = if chars[i] == 'a' { 'b' } else { 'a' };
     chars.into_iter().collect()
 }
+
+/// `presence.set` takes where a session works: `cwd` and `branch` show in its peer, in `peer.list` and in the
+/// `peer.updated` others get; an empty string clears one; too long or with control characters is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_carries_cwd_and_branch() {
+    let mut m = setup(&[]).await;
+    let set = m.oc.ok("presence.set", json!({"cwd": "~/src/api", "branch": "auth-v2"})).await;
+    assert_eq!((&set["peer"]["cwd"], &set["peer"]["branch"]), (&json!("~/src/api"), &json!("auth-v2")), "{set}");
+    let note = m.wc.next_notification("peer.updated", WAIT).await.expect("the witness hears it");
+    assert_eq!(note["peer"]["branch"], "auth-v2", "{note}");
+    let peers = m.wc.ok("peer.list", json!({})).await;
+    let owner = m.owner.id();
+    let me = peers["peers"].as_array().unwrap().iter().find(|p| p["id"] == owner.as_str()).cloned().unwrap();
+    assert_eq!((&me["cwd"], &me["branch"]), (&json!("~/src/api"), &json!("auth-v2")), "{me}");
+    let cleared = m.oc.ok("presence.set", json!({"branch": ""})).await;
+    assert!(cleared["peer"].get("branch").is_none(), "an empty branch clears it: {cleared}");
+    assert_eq!(cleared["peer"]["cwd"], "~/src/api", "cwd is kept: {cleared}");
+    m.oc.err("presence.set", json!({"cwd": "x".repeat(513)}), -32602).await;
+    m.oc.err("presence.set", json!({"branch": "a\u{1b}[31m"}), -32602).await;
+    m.assert_alive().await;
+}

@@ -277,3 +277,75 @@ err-watch-daemon-gone = The claudemesh daemon went away while watching peers.
 peer-event-joined = { $name } joined
 peer-event-left = { $name } left
 peer-event-updated = { $name } changed
+
+## Terminal UI
+tui-welcome-next = Press Enter to set up your mesh and open Claude Code.
+tui-quit-hint = q to quit
+tui-placeholder = This screen is not built yet.
+tui-dash-peers = { $count ->
+    [one] 1 peer
+   *[other] { $count } peers
+}
+tui-dash-keys = ? keys · Tab focus · c write · / filter · m meshes · f key · q quit
+tui-overlay-disconnected = Lost the connection to the mesh. Reconnecting…
+tui-overlay-reconnected = Reconnected.
+tui-overlay-dismiss = Esc to close
+tui-help-title = Keys
+tui-help-keys =
+    ↑ ↓ or j k   select a peer, or scroll the stream
+    Tab          move between peers, stream and compose
+    c or Enter   write a message
+    Enter        send (in the compose box)
+    Alt-Enter    new line (also Ctrl-J)
+    Tab          complete @name (in the compose box)
+    Ctrl-P or p  priority: now, next, low
+    /            filter peers and messages (Esc clears)
+    f            show the selected peer's key fingerprint
+    m            switch mesh
+    PgUp PgDn    scroll the stream (End: newest)
+    ?            show or hide this help
+    q            quit
+    Ctrl-C       quit from anywhere
+tui-dash-peers-title = Peers
+tui-dash-stream-title = Messages
+tui-dash-newer = { $count } newer below · End
+tui-dash-no-peers = No peer in this mesh yet. Invite one with claudemesh invite.
+tui-dash-no-messages = No messages yet. Press c, write @name and a message, then Enter.
+tui-dash-no-match = Nothing matches the filter. Esc clears it.
+tui-dash-you = you
+tui-dash-status-idle = idle
+tui-dash-status-working = working
+tui-dash-status-dnd = do not disturb
+tui-dash-status-away = away
+tui-dash-ago-now = now
+tui-dash-ago-m = { $n }m ago
+tui-dash-ago-h = { $n }h ago
+tui-dash-ago-d = { $n }d ago
+tui-dash-key-verified = key verified
+tui-dash-key-unverified = key not verified
+tui-dash-state-sending = sending
+tui-dash-state-queued = queued
+tui-dash-state-delivered = delivered
+tui-dash-state-surfaced = surfaced
+tui-dash-state-read = read
+tui-dash-state-failed = not sent
+tui-dash-state-received = received
+tui-dash-compose-title = Message
+tui-dash-compose-to = To { $to }
+tui-dash-compose-hint = @name message · Enter sends
+tui-dash-compose-idle = c to write
+tui-dash-priority = priority { $priority }
+tui-dash-sent = Sent.
+tui-dash-queued = Queued: the broker is unreachable now. It goes out when the link is back.
+tui-dash-failed = Not sent: { $reason }
+tui-dash-empty = Nothing to send. Write @name and a message.
+tui-dash-filter = filter: { $text }
+tui-dash-keys-compose = Enter send · Alt-Enter new line · Tab @name · Ctrl-P priority · Esc back
+tui-dash-keys-filter = Type to filter · Enter keep · Esc clear
+tui-dash-switcher-title = Meshes
+tui-dash-switcher-current = shown now
+tui-dash-switcher-empty = No other mesh joined.
+tui-dash-switcher-hint = ↑↓ choose · Enter switch · Esc close
+err-tui-not-a-terminal = The full-screen view needs a terminal, and stdin or stdout is not one.
+hint-tui-not-a-terminal = Run it in an interactive terminal, or use claudemesh peers and claudemesh inbox.
+err-tui-terminal = The terminal failed: { $detail }

@@ -277,3 +277,75 @@ err-watch-daemon-gone = El daemon de claudemesh se detuvo mientras seguías a lo
 peer-event-joined = { $name } se unió
 peer-event-left = { $name } se fue
 peer-event-updated = { $name } cambió
+
+## Terminal UI
+tui-welcome-next = Pulsa Enter para preparar tu malla y abrir Claude Code.
+tui-quit-hint = q para salir
+tui-placeholder = Esta pantalla aún no está hecha.
+tui-dash-peers = { $count ->
+    [one] 1 par
+   *[other] { $count } pares
+}
+tui-dash-keys = ? teclas · Tab foco · c escribir · / filtrar · m mallas · f clave · q salir
+tui-overlay-disconnected = Se perdió la conexión con la malla. Reconectando…
+tui-overlay-reconnected = Reconectado.
+tui-overlay-dismiss = Esc para cerrar
+tui-help-title = Teclas
+tui-help-keys =
+    ↑ ↓ o j k    elegir un par, o desplazar los mensajes
+    Tab          pasar entre pares, mensajes y redacción
+    c o Enter    escribir un mensaje
+    Enter        enviar (al redactar)
+    Alt-Enter    nueva línea (también Ctrl-J)
+    Tab          completar @nombre (al redactar)
+    Ctrl-P o p   prioridad: now, next, low
+    /            filtrar pares y mensajes (Esc lo borra)
+    f            ver la huella de la clave del par elegido
+    m            cambiar de malla
+    RePág AvPág  desplazar los mensajes (Fin: lo último)
+    ?            mostrar u ocultar esta ayuda
+    q            salir
+    Ctrl-C       salir desde cualquier pantalla
+tui-dash-peers-title = Pares
+tui-dash-stream-title = Mensajes
+tui-dash-newer = { $count } más recientes abajo · Fin
+tui-dash-no-peers = Aún no hay pares en esta malla. Invita a uno con claudemesh invite.
+tui-dash-no-messages = Aún no hay mensajes. Pulsa c, escribe @nombre y un mensaje, y luego Enter.
+tui-dash-no-match = Nada coincide con el filtro. Esc lo borra.
+tui-dash-you = tú
+tui-dash-status-idle = libre
+tui-dash-status-working = trabajando
+tui-dash-status-dnd = no molestar
+tui-dash-status-away = ausente
+tui-dash-ago-now = ahora
+tui-dash-ago-m = hace { $n } min
+tui-dash-ago-h = hace { $n } h
+tui-dash-ago-d = hace { $n } d
+tui-dash-key-verified = clave verificada
+tui-dash-key-unverified = clave sin verificar
+tui-dash-state-sending = enviando
+tui-dash-state-queued = en cola
+tui-dash-state-delivered = entregado
+tui-dash-state-surfaced = mostrado
+tui-dash-state-read = leído
+tui-dash-state-failed = no enviado
+tui-dash-state-received = recibido
+tui-dash-compose-title = Mensaje
+tui-dash-compose-to = Para { $to }
+tui-dash-compose-hint = @nombre mensaje · Enter envía
+tui-dash-compose-idle = c para escribir
+tui-dash-priority = prioridad { $priority }
+tui-dash-sent = Enviado.
+tui-dash-queued = En cola: el broker no responde ahora. Saldrá cuando vuelva la conexión.
+tui-dash-failed = No enviado: { $reason }
+tui-dash-empty = Nada que enviar. Escribe @nombre y un mensaje.
+tui-dash-filter = filtro: { $text }
+tui-dash-keys-compose = Enter envía · Alt-Enter nueva línea · Tab @nombre · Ctrl-P prioridad · Esc volver
+tui-dash-keys-filter = Escribe para filtrar · Enter mantener · Esc borrar
+tui-dash-switcher-title = Mallas
+tui-dash-switcher-current = la que ves
+tui-dash-switcher-empty = No hay otra malla.
+tui-dash-switcher-hint = ↑↓ elegir · Enter cambiar · Esc cerrar
+err-tui-not-a-terminal = La vista a pantalla completa necesita una terminal, y stdin o stdout no lo es.
+hint-tui-not-a-terminal = Ábrela en una terminal interactiva, o usa claudemesh peers y claudemesh inbox.
+err-tui-terminal = La terminal falló: { $detail }

@@ -662,6 +662,15 @@ impl Conn {
         if p.name.as_ref().is_some_and(|n| !proto::is_valid_name(n)) {
             return Err(bad_name("name"));
         }
+        let bad = |s: &Option<String>, max: usize| {
+            s.as_ref().is_some_and(|s| s.chars().count() > max || s.chars().any(char::is_control))
+        };
+        if bad(&p.cwd, 512) || bad(&p.branch, 255) {
+            return Err(RpcError::new(
+                ErrorCode::InvalidParams,
+                "cwd is at most 512 and branch at most 255 characters, without control characters",
+            ));
+        }
         let a = self.authed()?;
         let (mesh, me) = (a.mesh.clone(), a.peer);
         let m2 = mesh.clone();
@@ -669,7 +678,15 @@ impl Conn {
             .shared
             .db
             .run(move |c| {
-                store::set_presence(c, &m2, &me, p.status, p.summary.as_deref(), p.visible, p.name.as_deref())
+                let change = store::PresenceChange {
+                    status: p.status,
+                    summary: p.summary.as_deref(),
+                    visible: p.visible,
+                    name: p.name.as_deref(),
+                    cwd: p.cwd.as_deref(),
+                    branch: p.branch.as_deref(),
+                };
+                store::set_presence(c, &m2, &me, change)
             })
             .await
             .map_err(store_err)?;
@@ -812,8 +829,23 @@ impl Conn {
         let (mesh, me) = (a.mesh.clone(), a.peer);
         let seqs = p.deliveries.clone();
         let now = now_ms();
-        let n = self.shared.db.run(move |c| store::ack(c, &mesh, &me, &seqs, now)).await.map_err(store_err)?;
+        let m2 = mesh.clone();
+        let acked = self.shared.db.run(move |c| store::ack(c, &m2, &me, &seqs, now)).await.map_err(store_err)?;
+        let n = acked.len() as u64;
         Metrics::inc(&self.shared.metrics.messages_delivered, n);
+        // Each sender hears that its copy arrived (`message.receipt`, state `delivered`).
+        for ch in &acked {
+            let notice = proto::ReceiptNotice {
+                id: ch.id.clone(),
+                recipient: me,
+                state: proto::DeliveryState::Delivered,
+                via: None,
+                at_ms: now,
+            };
+            if let Ok(v) = serde_json::to_value(&notice) {
+                self.shared.hub.send_to(&mesh, &ch.sender, &proto::encode_notification(method::MESSAGE_RECEIPT, &v));
+            }
+        }
         if let Some(a) = &mut self.auth {
             for s in &p.deliveries {
                 a.inflight.remove(s);
@@ -873,7 +905,8 @@ impl Conn {
         Metrics::inc(&metrics.receipts, changed.len() as u64);
         Metrics::inc(&metrics.messages_delivered, changed.iter().filter(|c| c.was_queued).count() as u64);
         for ch in &changed {
-            let notice = proto::ReceiptNotice { id: ch.id.clone(), recipient: me, state, via, at_ms: now };
+            let notice =
+                proto::ReceiptNotice { id: ch.id.clone(), recipient: me, state: state.into(), via, at_ms: now };
             if let Ok(v) = serde_json::to_value(&notice) {
                 self.shared.hub.send_to(&mesh, &ch.sender, &proto::encode_notification(method::MESSAGE_RECEIPT, &v));
             }
@@ -1087,6 +1120,8 @@ fn peer_info(hub: &Hub, mesh: &MeshId, p: &store::PeerRow) -> proto::PeerInfo {
         groups: p.groups.clone(),
         online: hub.is_present(mesh, &p.id),
         last_seen_ms: p.last_seen_ms,
+        cwd: p.cwd.clone(),
+        branch: p.branch.clone(),
     }
 }
 

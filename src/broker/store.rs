@@ -61,6 +61,16 @@ pub(crate) fn migrate(c: &Connection) -> rusqlite::Result<()> {
             COMMIT;",
         )?;
     }
+    if v < 4 {
+        // Where a session works, as it reports it (`presence.set` cwd and branch); NULL when never set.
+        c.execute_batch(
+            "BEGIN;
+            ALTER TABLE peers ADD COLUMN cwd TEXT;
+            ALTER TABLE peers ADD COLUMN branch TEXT;
+            PRAGMA user_version = 4;
+            COMMIT;",
+        )?;
+    }
     Ok(())
 }
 
@@ -199,9 +209,11 @@ pub(crate) struct PeerRow {
     pub visible: bool,
     pub groups: Vec<GroupRef>,
     pub last_seen_ms: u64,
+    pub cwd: Option<String>,
+    pub branch: Option<String>,
 }
 
-const PEER_COLS: &str = "p.session_key, p.name, p.member_key, p.attest_at, p.attest_sig, m.role, p.status, p.summary, p.visible, p.groups, p.last_seen";
+const PEER_COLS: &str = "p.session_key, p.name, p.member_key, p.attest_at, p.attest_sig, m.role, p.status, p.summary, p.visible, p.groups, p.last_seen, p.cwd, p.branch";
 
 fn peer_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<PeerRow>> {
     let id: String = r.get(0)?;
@@ -223,6 +235,8 @@ fn peer_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<PeerRow>> {
         visible: r.get::<_, i64>(8)? != 0,
         groups: serde_json::from_str(&groups).unwrap_or_default(),
         last_seen_ms: r.get(10)?,
+        cwd: r.get(11)?,
+        branch: r.get(12)?,
     }))
 }
 
@@ -315,15 +329,26 @@ pub(crate) fn touch_peer(c: &Connection, mesh: &MeshId, id: &KeyHex, now: u64) -
     Ok(())
 }
 
+/// What one `presence.set` changes (`None`: unchanged).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PresenceChange<'a> {
+    pub status: Option<Status>,
+    pub summary: Option<&'a str>,
+    pub visible: Option<bool>,
+    pub name: Option<&'a str>,
+    /// Empty clears it.
+    pub cwd: Option<&'a str>,
+    /// Empty clears it.
+    pub branch: Option<&'a str>,
+}
+
 pub(crate) fn set_presence(
     c: &Connection,
     mesh: &MeshId,
     id: &KeyHex,
-    status: Option<Status>,
-    summary: Option<&str>,
-    visible: Option<bool>,
-    name: Option<&str>,
+    change: PresenceChange<'_>,
 ) -> Result<PeerRow, StoreError> {
+    let PresenceChange { status, summary, visible, name, cwd, branch } = change;
     if let Some(n) = name {
         let taken = c
             .query_row(
@@ -357,6 +382,18 @@ pub(crate) fn set_presence(
         c.execute(
             "UPDATE peers SET visible=?3 WHERE mesh_id=?1 AND session_key=?2",
             params![mesh.as_str(), id.to_string(), v as i64],
+        )?;
+    }
+    if let Some(v) = cwd {
+        c.execute(
+            "UPDATE peers SET cwd=NULLIF(?3, '') WHERE mesh_id=?1 AND session_key=?2",
+            params![mesh.as_str(), id.to_string(), v],
+        )?;
+    }
+    if let Some(v) = branch {
+        c.execute(
+            "UPDATE peers SET branch=NULLIF(?3, '') WHERE mesh_id=?1 AND session_key=?2",
+            params![mesh.as_str(), id.to_string(), v],
         )?;
     }
     peer(c, mesh, id)?.ok_or_else(|| reject(ErrorCode::NotFound, "peer not found"))
@@ -666,16 +703,24 @@ pub(crate) fn ack(
     recipient: &KeyHex,
     seqs: &[u64],
     now: u64,
-) -> Result<u64, StoreError> {
+) -> Result<Vec<ReceiptChange>, StoreError> {
     let mut st = c.prepare_cached(
         "UPDATE deliveries SET state=1, delivered_at=?4, nonce=NULL, ciphertext=NULL
-         WHERE seq=?1 AND mesh_id=?2 AND recipient=?3 AND state=0",
+         WHERE seq=?1 AND mesh_id=?2 AND recipient=?3 AND state=0 RETURNING sender, msg_id",
     )?;
-    let mut n = 0;
+    let mut acked = Vec::new();
     for seq in seqs {
-        n += st.execute(params![seq, mesh.as_str(), recipient.to_string(), now])? as u64;
+        let rows: Vec<(String, String)> = st
+            .query_map(params![seq, mesh.as_str(), recipient.to_string(), now], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (sender, id) in rows {
+            // A row we wrote ourselves always parses; one that does not is still acked, just not announced.
+            if let (Ok(sender), Ok(id)) = (sender.parse(), MessageId::try_from(id)) {
+                acked.push(ReceiptChange { sender, id, was_queued: true });
+            }
+        }
     }
-    Ok(n)
+    Ok(acked)
 }
 
 /// Highest queued delivery seq for a recipient (the end of its backlog), and how many are queued.

@@ -49,6 +49,31 @@ pub(crate) fn is_installed(global_config: &Path) -> bool {
         .is_some_and(|g| g.mcp_servers.contains_key(SERVER_NAME))
 }
 
+/// `claude`, found on the environment's `PATH`: the one way to a `LaunchPlan` (used by `claudemesh launch` and by
+/// the TUI's handoff, so there is no second way of building the command line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClaudeBinary {
+    program: PathBuf,
+}
+
+impl ClaudeBinary {
+    /// Looks `claude` up on `env.path`.
+    pub(crate) fn find(env: &crate::config::Env) -> Result<Self, ClaudeError> {
+        find_on_path("claude", env.path.as_deref()).map(|program| Self { program }).ok_or(ClaudeError::ClaudeNotFound)
+    }
+
+    /// The exec for `mesh`, scrubbing the inherited Claude Code session variables of `env`.
+    pub(crate) fn plan(
+        &self,
+        env: &crate::config::Env,
+        mesh: &str,
+        name: Option<&str>,
+        user_args: &[String],
+    ) -> LaunchPlan {
+        LaunchPlan::new(self.program.clone(), user_args, &env.claude_session_vars, mesh, name)
+    }
+}
+
 /// Everything `exec` needs: the program, its arguments and the environment changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LaunchPlan {

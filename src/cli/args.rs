@@ -150,6 +150,8 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: SummaryAction,
     },
+    /// The full-screen mesh dashboard: peers, live messages, compose (`--mesh SLUG` picks the mesh).
+    Dash,
     /// The per-user background daemon (started on demand): status, stop.
     Daemon(crate::daemon::DaemonArgs),
     /// The push-pipe Claude Code spawns (stdio MCP server; not for people).

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use crate::claude::{
-    self, Change, ClaudeError, ClaudePaths, HookEvent, HookInput, InstallReport, LaunchPlan, UninstallReport,
+    self, Change, ClaudeBinary, ClaudeError, ClaudePaths, HookEvent, HookInput, InstallReport, UninstallReport,
 };
 use crate::client::local::{LocalClient, LocalError, LocalHello, client_name, ensure_daemon};
 use crate::config::{Config, Env, Home, sanitize_session_id};
@@ -165,7 +165,7 @@ pub(crate) fn bare_launches(env: &Env, global: &GlobalFlags) -> bool {
 
 /// `claudemesh launch [--name NAME] [-- CLAUDE_ARGS…]`: returns only on failure (success replaces the process).
 pub(crate) fn launch(ctx: &Ctx, name: Option<&str>, claude_args: &[String]) -> Result<(), CliError> {
-    let program = claude::find_on_path("claude", ctx.env.path.as_deref()).ok_or(ClaudeError::ClaudeNotFound)?;
+    let claude = ClaudeBinary::find(&ctx.env)?;
     let config = ctx.load_config()?;
     let mesh = ctx.select_mesh(&config, None)?;
     if let Some(name) = name
@@ -183,7 +183,7 @@ pub(crate) fn launch(ctx: &Ctx, name: Option<&str>, claude_args: &[String]) -> R
     {
         ctx.out.warn(&t_args("warn-daemon-not-started", &[("detail", e.to_string().into())]));
     }
-    let plan = LaunchPlan::new(program, claude_args, &ctx.env.claude_session_vars, &mesh.slug, name);
+    let plan = claude.plan(&ctx.env, &mesh.slug, name, claude_args);
     Err(plan.exec().into())
 }
 

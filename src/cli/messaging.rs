@@ -15,6 +15,7 @@ use crate::proto::{
     Status, StatusParams, StatusResult, method,
 };
 use crate::store::{Filter, StoredMessage};
+use crate::tui::theme::{self, Icon};
 
 use super::args::{PriorityArg, StatusArg};
 use super::context::{Ctx, now_ms, runtime};
@@ -507,10 +508,11 @@ pub(crate) fn peers(ctx: &Ctx, watch: bool) -> Result<(), CliError> {
     let rows: Vec<Vec<String>> = peers
         .iter()
         .map(|p| {
+            // The theme's icons: ASCII (`o`, `-`) when the terminal is not UTF-8 or CLAUDEMESH_ASCII=1.
             let (mark, seen) = if p.online {
-                (ctx.out.paint(Paint::Success, icon::ON), t("peers-online"))
+                (ctx.out.paint(Paint::Success, theme::icon(Icon::On)), t("peers-online"))
             } else {
-                (ctx.out.paint(Paint::Muted, icon::OFF), output::ago(now, p.last_seen_ms))
+                (ctx.out.paint(Paint::Muted, theme::icon(Icon::Off)), output::ago(now, p.last_seen_ms))
             };
             let name = if p.id == me { format!("{} {}", p.name, t("peers-you")) } else { p.name.clone() };
             let groups: Vec<String> = p.groups.iter().map(|g| format!("@{}", g.name)).collect();

@@ -13,6 +13,7 @@ mod membership;
 mod messaging;
 mod resources;
 mod shell;
+mod tui_entry;
 mod warm;
 
 use std::process::ExitCode;
@@ -41,6 +42,7 @@ pub(crate) fn main() -> ExitCode {
         crate::clock::set_skew_ms(skew);
     }
     i18n::init(Lang::from_locale(env.locale.as_deref()));
+    crate::tui::theme::init(crate::tui::theme::Theme::detect(env.no_color, env.ascii, env.ctype_locale.as_deref()));
 
     let argv = args::rewrite_bare_invite(std::env::args().collect(), Invite::looks_like_url);
     let wants_json = output::argv_wants_json(argv.get(1..).unwrap_or_default());
@@ -63,7 +65,12 @@ pub(crate) fn main() -> ExitCode {
     }
 
     let is_server = matches!(cli.command, Some(Command::Broker(_) | Command::Daemon(_)));
-    init_logging(env.log_filter.as_deref(), if is_server { "info" } else { "warn" }, env.no_color);
+    // While the full-screen UI runs, stderr is the screen: logs go to a file instead.
+    if let Some(log) = tui_entry::log_file(&env, cli.command.as_ref(), cli.global.json) {
+        tui_entry::init_file_logging(env.log_filter.as_deref(), &log);
+    } else {
+        init_logging(env.log_filter.as_deref(), if is_server { "info" } else { "warn" }, env.no_color);
+    }
     if let Some(Command::Broker(broker_args)) = cli.command {
         return run_broker(broker_args, &env);
     }
@@ -97,6 +104,10 @@ pub(crate) fn main() -> ExitCode {
             Command::Launch { name: None, claude_args: Vec::new() }
         }
         None => {
+            // First run on a terminal: the launch flow; it falls back to the short help when it cannot go on.
+            if let Err(e) = tui_entry::first_run(&env, &cli.global) {
+                return report(&printer, &e);
+            }
             print_short_help(&printer);
             return ExitCode::SUCCESS;
         }
@@ -209,6 +220,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Install => claude_verbs::install(ctx),
         Command::Uninstall => claude_verbs::uninstall(ctx),
         Command::Launch { name, claude_args } => claude_verbs::launch(ctx, name.as_deref(), &claude_args),
+        Command::Dash => tui_entry::dash(ctx),
         Command::Audit { action: AuditAction::Show { limit } } => audit_verbs::show(ctx, limit),
         Command::Audit { action: AuditAction::Verify } => audit_verbs::verify(ctx),
         Command::Hook { .. } => Err(CliError::internal("hook dispatched as a verb")),

@@ -119,7 +119,7 @@ pub(crate) fn profile_set(ctx: &Ctx, a: ProfileSetArgs) -> Result<(), CliError> 
     {
         return Err(CliError::invalid("err-bad-display-name").arg("name", n.as_str()).hint("hint-name-rules"));
     }
-    let params = PresenceSetParams { status, summary, visible: a.visible, name };
+    let params = PresenceSetParams { status, summary, visible: a.visible, name, ..Default::default() };
     update_self(ctx, crate::proto::method::PRESENCE_SET, params, t("profile-set-done"))
 }
 

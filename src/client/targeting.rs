@@ -134,6 +134,8 @@ mod tests {
             groups: groups.iter().map(|g| GroupRef { name: g.to_string(), role: None }).collect(),
             online: true,
             last_seen_ms: 0,
+            cwd: None,
+            branch: None,
         }
     }
 

@@ -21,6 +21,10 @@ pub(crate) struct Env {
     pub locale: Option<String>,
     /// `NO_COLOR` set to anything non-empty.
     pub no_color: bool,
+    /// `CLAUDEMESH_ASCII` set (and not `0`): ASCII icons instead of Unicode.
+    pub ascii: bool,
+    /// `LC_ALL`, then `LC_CTYPE`, `LANG`: the first one set; says whether the terminal speaks UTF-8.
+    pub ctype_locale: Option<String>,
     /// `CLAUDEMESH_LOG`, else `RUST_LOG`: a tracing filter for stderr logs.
     pub log_filter: Option<String>,
     /// `CLAUDEMESH_NAME`: the display name of this session's peer (set by `launch --name`).
@@ -70,6 +74,8 @@ impl Env {
             user: get("USER"),
             locale,
             no_color: get("NO_COLOR").is_some(),
+            ascii: get("CLAUDEMESH_ASCII").is_some_and(|v| v != "0"),
+            ctype_locale: ["LC_ALL", "LC_CTYPE", "LANG"].iter().find_map(|n| get(n)),
             log_filter: get("CLAUDEMESH_LOG").or_else(|| get("RUST_LOG")),
             session_name: get("CLAUDEMESH_NAME"),
             no_daemon: get("CLAUDEMESH_NO_DAEMON").is_some_and(|v| v != "0"),

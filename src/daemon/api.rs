@@ -90,6 +90,7 @@ pub(super) async fn serve_conn(stream: UnixStream, daemon: Arc<Daemon>) {
             (Some(_), "daemon.hello") => Err(RpcError::new(ErrorCode::AlreadyAuthenticated, "hello was said")),
             (Some(c), "inbox.subscribe") => subscribe(&daemon, c, params, out.clone()).await,
             (Some(c), "peer.subscribe") => subscribe_peers(&daemon, c, params, out.clone()),
+            (Some(c), "events.subscribe") => subscribe_events(&daemon, c, params, out.clone()),
             (Some(c), _) => dispatch(&daemon, c, &method, params).await,
         };
         let line = match reply {
@@ -254,6 +255,10 @@ async fn send(daemon: &Arc<Daemon>, caller: &Caller, params: Value) -> Reply {
         SendOutcome::Queued(waiting) => {
             let durable = id.to_string();
             daemon.store.run(move |db| db.make_durable(&durable)).await.map_err(internal)?;
+            let note = json!({ "mesh": entry.slug, "session": caller.session, "from": caller.name, "id": id, "to": row.to_spec,
+                "priority": row.priority, "body": row.body, "sent_at_ms": row.created_at_ms, "recipients": [],
+                "queued": true });
+            daemon.notify(&entry.slug, "message.sent", note);
             Ok(json!({ "id": id, "to": row.to_spec, "recipients": [], "skipped": [],
                        "accepted": 0, "duplicates": 0, "expires_at_ms": 0, "queued": true,
                        "queued_reason": waiting.reason() }))
@@ -483,6 +488,49 @@ fn subscribe_peers(
                         }
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+                _ = out.closed() => return,
+            }
+        }
+    });
+    Ok(json!({ "mesh": entry.slug }))
+}
+
+/// Forwards what this home's links report about `mesh` — `message.sent`, `message.receipt` and `link.status` —
+/// until the client goes. The caller's own link status comes first, so a subscriber knows where it starts.
+fn subscribe_events(
+    daemon: &Arc<Daemon>,
+    caller: &Caller,
+    mut params: Value,
+    out: mpsc::UnboundedSender<String>,
+) -> Reply {
+    let entry = mesh_of(daemon, &mut params)?;
+    let mut notices = daemon.subscribe_notices();
+    let link = daemon.link(&entry, &caller.session, caller.name.as_deref());
+    let status = link.status();
+    // A link that has not finished its first attempt is `connecting`, not lost.
+    let state = match (status.connected, status.since_ms) {
+        (true, _) => "up",
+        (false, 0) => "connecting",
+        (false, _) => "reconnecting",
+    };
+    let first = json!({ "mesh": entry.slug, "session": caller.session, "state": state,
+                        "connected": status.connected, "last_error": status.last_error });
+    let _ = out.send(crate::proto::encode_notification("link.status", &first));
+    let slug = entry.slug.clone();
+    tokio::spawn(async move {
+        // Holding the caller's link keeps it from idling out while someone watches.
+        let _link = link;
+        loop {
+            tokio::select! {
+                notice = notices.recv() => match notice {
+                    Ok(n) if n.mesh == slug => {
+                        if out.send(crate::proto::encode_notification(n.method, &n.params)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 },
                 _ = out.closed() => return,

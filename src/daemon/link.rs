@@ -298,11 +298,24 @@ impl Link {
             conn.close().await;
         }
         self.set_status(false, None);
+        self.notify_status("down", None);
     }
 
     fn set_status(&self, connected: bool, error: Option<String>) {
+        let was = self.status.borrow().connected;
+        let last_error = error.clone();
         let clock_offset_ms = self.conn.as_ref().map(MeshSession::clock_offset_ms);
         let _ = self.status.send(LinkStatus { connected, since_ms: now_ms(), last_error: error, clock_offset_ms });
+        if was != connected {
+            self.notify_status(if connected { "up" } else { "reconnecting" }, last_error);
+        }
+    }
+
+    /// `link.status` for `events.subscribe`: `up`, `reconnecting` (lost, retrying) or `down` (the link ended).
+    fn notify_status(&self, state: &str, last_error: Option<String>) {
+        let params = serde_json::json!({ "mesh": self.spec.entry.slug, "session": self.spec.session, "state": state,
+                                          "connected": state == "up", "last_error": last_error });
+        self.spec.daemon.notify(&self.spec.entry.slug, "link.status", params);
     }
 
     fn unreachable(&self) -> ClientError {
@@ -471,6 +484,7 @@ impl Link {
                     for row in rows {
                         match self.send_row(&row).await {
                             Ok(report) => {
+                                self.notify_sent(&row, &report);
                                 // Answer first: the broker has it durably. If the row outlives a crash it is sent
                                 // again under the same id, which the broker counts as a duplicate.
                                 self.answer(&row.msg_id, SendOutcome::Sent(report));
@@ -528,6 +542,17 @@ impl Link {
             self.flush_retry_at = Some(Instant::now() + self.flush_backoff.mul_f64(0.5 + jitter));
             self.flush_backoff = (self.flush_backoff * 2).min(FLUSH_RETRY_MAX);
         }
+    }
+
+    /// `message.sent` for `events.subscribe`: one of this home's messages reached the broker.
+    fn notify_sent(&self, row: &OutboxRow, report: &SendReport) {
+        let recipients: Vec<Value> =
+            report.recipients.iter().map(|(id, name)| serde_json::json!({ "id": id, "name": name })).collect();
+        let from = self.conn.as_ref().map(|c| c.hello().peer.name.clone());
+        let params = serde_json::json!({ "mesh": self.spec.entry.slug, "session": self.spec.session, "from": from,
+            "id": row.msg_id, "to": row.to_spec, "priority": row.priority, "body": row.body,
+            "sent_at_ms": row.created_at_ms, "recipients": recipients, "queued": false });
+        self.spec.daemon.notify(&self.spec.entry.slug, "message.sent", params);
     }
 
     fn answer(&mut self, msg_id: &str, outcome: SendOutcome) {
@@ -605,6 +630,13 @@ impl Link {
                 Event::Notification { method: m, params } if m.starts_with("peer.") => {
                     self.peers = None;
                     let _ = self.peer_events.send((m, params));
+                }
+                Event::Notification { method: m, mut params } if m == method::MESSAGE_RECEIPT => {
+                    if let Some(o) = params.as_object_mut() {
+                        o.insert("mesh".into(), Value::String(self.spec.entry.slug.clone()));
+                        o.insert("session".into(), Value::String(self.spec.session.clone()));
+                    }
+                    self.spec.daemon.notify(&self.spec.entry.slug, "message.receipt", params);
                 }
                 Event::Notification { method: m, params } if m == method::MESH_RENAMED => {
                     let name = params.get("name").and_then(Value::as_str);

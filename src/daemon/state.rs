@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::watch;
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
 
 use super::link::{self, LinkHandle};
 use crate::client::Identity;
@@ -44,7 +45,20 @@ pub(super) struct Daemon {
     pub started_at_ms: u64,
     pub shutdown: watch::Sender<bool>,
     links: Mutex<HashMap<(String, String), LinkHandle>>,
+    /// What links report to `events.subscribe` (receipts, sends, link status), for every session of this home.
+    notices: broadcast::Sender<Notice>,
 }
+
+/// One local notification for `events.subscribe`: the mesh (slug), the method and its params.
+#[derive(Debug, Clone)]
+pub(super) struct Notice {
+    pub mesh: String,
+    pub method: &'static str,
+    pub params: Value,
+}
+
+/// Notices buffered per subscriber before it lags (a lagging subscriber skips ahead).
+const NOTICES: usize = 1024;
 
 impl Daemon {
     pub(super) fn new(
@@ -62,6 +76,7 @@ impl Daemon {
             started_at_ms: now_ms(),
             shutdown,
             links: Mutex::new(HashMap::new()),
+            notices: broadcast::channel(NOTICES).0,
         })
     }
 
@@ -90,6 +105,16 @@ impl Daemon {
         });
         links.insert(key, handle.clone());
         handle
+    }
+
+    /// Tells `events.subscribe` subscribers of `mesh` (nobody listening is fine).
+    pub(super) fn notify(&self, mesh: &str, method: &'static str, params: Value) {
+        let _ = self.notices.send(Notice { mesh: mesh.to_string(), method, params });
+    }
+
+    /// Every notice from now on.
+    pub(super) fn subscribe_notices(&self) -> broadcast::Receiver<Notice> {
+        self.notices.subscribe()
     }
 
     /// The links that exist now (for `daemon.status`).

@@ -27,6 +27,8 @@ pub(crate) struct FeedConfig {
     pub hello: LocalHello,
     /// `--mesh`, else `$CLAUDEMESH_MESH`; `None` lets the daemon use the current mesh.
     pub mesh: Option<String>,
+    /// The session's working directory and git branch, reported once per connection (`presence.set`).
+    pub place: Option<(String, Option<String>)>,
 }
 
 /// Why one subscription ended.
@@ -80,6 +82,13 @@ async fn subscribe_once(
     let params = json!({ "mesh": config.mesh, "priorities": ["now", "next"], "backlog": true, "hold_in_dnd": true });
     let subscribed: Value = client.call("inbox.subscribe", &params).await?;
     tracing::info!(mesh = %subscribed["mesh"], via = sink.via(), "push-pipe subscribed");
+    if let Some((cwd, branch)) = &config.place {
+        // Peers see where this session works; an empty branch clears one reported before.
+        let params = json!({ "mesh": config.mesh, "cwd": cwd, "branch": branch.as_deref().unwrap_or("") });
+        if let Err(e) = client.call::<_, Value>("presence.set", &params).await {
+            tracing::warn!(error = %e, "cannot report the working directory");
+        }
+    }
     if !retrying_delivery {
         backoff.reset();
     }

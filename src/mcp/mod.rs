@@ -6,6 +6,7 @@
 
 mod deliver;
 mod feed;
+mod place;
 mod push;
 mod rpc;
 mod stdio;
@@ -81,7 +82,9 @@ fn plan(env: &Env, mesh: Option<String>) -> Option<Plan> {
         name: env.session_name.clone(),
         client: client_name("mcp"),
     };
-    Some(Plan { config: FeedConfig { home, hello, mesh: mesh.or_else(|| env.mesh.clone()) }, path })
+    // Claude Code starts this server in the session's working directory.
+    let place = std::env::current_dir().ok().map(|dir| place::place(&dir, env.home.as_deref()));
+    Some(Plan { config: FeedConfig { home, hello, mesh: mesh.or_else(|| env.mesh.clone()), place }, path })
 }
 
 /// The parent process's command line (Claude Code's), from `/proc` where there is one.

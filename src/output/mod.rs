@@ -17,41 +17,23 @@ pub(crate) use shape::{OutputFlags, Shape, ShapeError, argv_wants_json};
 /// Version of every JSON document the CLI prints.
 pub(crate) const SCHEMA_VERSION: u64 = 1;
 
-/// The ten icons (seed §13).
+/// The icons as constants for text output; the glyphs come from `tui::theme`, where the ten icons are defined once.
+/// `tui::theme::icon(Icon::…)` gives the ASCII fallback when the terminal is not UTF-8.
 pub(crate) mod icon {
-    pub(crate) const OK: &str = "✔";
-    pub(crate) const FAIL: &str = "✘";
-    pub(crate) const WARN: &str = "⚠";
-    pub(crate) const NEXT: &str = "▸";
-    pub(crate) const BULLET: &str = "•";
-    pub(crate) const MESH: &str = "◆";
-    pub(crate) const ON: &str = "◉";
-    pub(crate) const OFF: &str = "◎";
+    use crate::tui::theme::Icon;
+
+    pub(crate) const OK: &str = Icon::Ok.glyph();
+    pub(crate) const FAIL: &str = Icon::Fail.glyph();
+    pub(crate) const WARN: &str = Icon::Warn.glyph();
+    pub(crate) const NEXT: &str = Icon::Next.glyph();
+    pub(crate) const BULLET: &str = Icon::Bullet.glyph();
+    pub(crate) const MESH: &str = Icon::Mesh.glyph();
+    pub(crate) const ON: &str = Icon::On.glyph();
+    pub(crate) const OFF: &str = Icon::Off.glyph();
 }
 
-/// Semantic colour roles; no other colours are used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
-    Primary,
-    Success,
-    Error,
-    Warning,
-    Muted,
-    Dim,
-}
-
-impl Role {
-    fn ansi(self) -> &'static str {
-        match self {
-            Role::Primary => "\x1b[1;36m",
-            Role::Success => "\x1b[32m",
-            Role::Error => "\x1b[31m",
-            Role::Warning => "\x1b[33m",
-            Role::Muted => "\x1b[90m",
-            Role::Dim => "\x1b[2m",
-        }
-    }
-}
+/// Semantic colour roles: the TUI's, defined once in `tui::theme`.
+pub(crate) use crate::tui::theme::Role;
 
 /// How to print: JSON (shaped by the output flags) or human, and whether colour is allowed on each stream.
 #[derive(Debug, Clone, Copy)]
@@ -185,7 +167,7 @@ pub(crate) fn with_schema(doc: Value) -> Value {
 }
 
 fn paint(enabled: bool, role: Role, text: &str) -> String {
-    if enabled { format!("{}{text}\x1b[0m", role.ansi()) } else { text.to_string() }
+    if enabled { format!("{}{text}\x1b[0m", crate::tui::theme::ansi(role)) } else { text.to_string() }
 }
 
 fn write_line(w: &mut impl Write, text: &str) {

@@ -110,6 +110,12 @@ pub(crate) struct PeerInfo {
     pub groups: Vec<GroupRef>,
     pub online: bool,
     pub last_seen_ms: u64,
+    /// The session's working directory as it reported it (`~` for the home directory); absent when never set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// The git branch checked out there; absent when not a git checkout or never set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
 }
 
 // ---- auth ---------------------------------------------------------------------------------------------------
@@ -226,6 +232,12 @@ pub(crate) struct PresenceSetParams {
     /// A new display name (1-64 characters, unique in the mesh).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Where the session works (at most 512 characters; empty clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// Its git branch (at most 255 characters; empty clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -459,7 +471,8 @@ pub(crate) struct ReceiptNotice {
     pub id: MessageId,
     /// The recipient's session key.
     pub recipient: KeyHex,
-    pub state: ReceiptState,
+    /// `delivered` (the recipient's daemon acknowledged it), `surfaced` or `read`.
+    pub state: DeliveryState,
     #[serde(default)]
     pub via: Option<ReceiptVia>,
     pub at_ms: u64,

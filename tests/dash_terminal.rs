@@ -1,0 +1,178 @@
+//! The dashboard end to end: two real peers (two homes, a real broker, real daemons), `claudemesh dash` in tmux for
+//! one of them. A message typed in the compose box reaches the other, and its receipt moves on screen: delivered
+//! when the other daemon stores it, read when the other side runs `claudemesh inbox`. Condition waits only. Needs
+//! tmux; without it the test says so and passes.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use support::{Broker, Home, bin, describe, mesh_of_two, wait_until};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn have_tmux() -> bool {
+    Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+}
+
+/// A detached tmux server of its own (socket in the test's directory) with one 110×32 pane.
+struct Pane {
+    socket: PathBuf,
+}
+
+impl Pane {
+    fn start(dir: &Path, script: &str) -> Pane {
+        let socket = dir.join("tmux.sock");
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .args(["new-session", "-d", "-x", "110", "-y", "32", "sh", "-c", script])
+            .output()
+            .expect("run tmux");
+        assert!(out.status.success(), "tmux: {}", describe(&out));
+        Pane { socket }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().expect("run tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p"])
+    }
+
+    /// Types `text` literally (no key names).
+    fn type_text(&self, text: &str) {
+        self.tmux(&["send-keys", "-l", text]);
+    }
+
+    fn key(&self, key: &str) {
+        self.tmux(&["send-keys", key]);
+    }
+
+    /// The screen line holding `needle`, if any.
+    fn line_with(&self, needle: &str) -> Option<String> {
+        self.screen().lines().find(|l| l.contains(needle)).map(str::to_string)
+    }
+}
+
+impl Drop for Pane {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+/// Stops a home's daemon when the test ends, however it ends.
+struct StopDaemon<'a>(&'a Home);
+
+impl Drop for StopDaemon<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.cmd().args(["daemon", "stop"]).output();
+    }
+}
+
+#[test]
+fn a_message_sent_from_the_compose_box_is_delivered_and_then_read_on_screen() {
+    if !have_tmux() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    let (_stop_alice, _stop_bob) = (StopDaemon(&pair.alice), StopDaemon(&pair.bob));
+    // Bob's daemon runs (a warm verb starts it), so his link stores and acknowledges what arrives.
+    pair.bob.json(&["peer", "list"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "CLAUDEMESH_HOME={home} LANG=C.UTF-8 TERM=xterm-256color {bin} dash; sleep 30",
+        home = pair.alice.path().display(),
+        bin = bin(),
+    );
+    let pane = Pane::start(dir.path(), &script);
+    assert!(
+        wait_until(WAIT, || pane.screen().contains("team") && pane.screen().contains("bob")),
+        "no dashboard with bob:\n{}",
+        pane.screen()
+    );
+
+    pane.key("c");
+    pane.type_text("@bo");
+    pane.key("Tab");
+    assert!(wait_until(WAIT, || pane.screen().contains("@bob ")), "no completion:\n{}", pane.screen());
+    pane.type_text("hello from the dashboard");
+    assert!(wait_until(WAIT, || pane.screen().contains("To bob")), "no target:\n{}", pane.screen());
+    pane.key("Enter");
+
+    assert!(
+        wait_until(WAIT, || pane.screen().contains("hello from the dashboard") && pane.screen().contains("Sent.")),
+        "not sent:\n{}",
+        pane.screen()
+    );
+    let head = "you → bob";
+    assert!(
+        wait_until(WAIT, || pane.line_with(head).is_some_and(|l| l.contains("delivered"))),
+        "no delivered receipt:\n{}",
+        pane.screen()
+    );
+
+    // Bob reads it in the CLI: his daemon sends the read receipt, alice's daemon forwards it to the dashboard.
+    let inbox = pair.bob.run(&["inbox"]);
+    assert!(inbox.status.success(), "bob's inbox: {}", describe(&inbox));
+    assert!(support::stdout(&inbox).contains("hello from the dashboard"), "{}", describe(&inbox));
+    assert!(
+        wait_until(WAIT, || pane.line_with(head).is_some_and(|l| l.trim_end().ends_with("read"))),
+        "no read receipt:\n{}",
+        pane.screen()
+    );
+    pane.key("q");
+
+    // Bob's dashboard opens with what he received before it started.
+    let bob_dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "CLAUDEMESH_HOME={home} LANG=C.UTF-8 TERM=xterm-256color {bin} dash; sleep 30",
+        home = pair.bob.path().display(),
+        bin = bin(),
+    );
+    let bob_pane = Pane::start(bob_dir.path(), &script);
+    assert!(
+        wait_until(WAIT, || bob_pane.line_with("alice → bob").is_some()
+            && bob_pane.screen().contains("hello from the dashboard")),
+        "no history in bob's dashboard:\n{}",
+        bob_pane.screen()
+    );
+    bob_pane.key("q");
+}
+
+#[test]
+fn a_broker_outage_shows_reconnecting_then_reconnected_which_goes_away() {
+    if !have_tmux() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let mut broker = Broker::start();
+    let home = Home::new();
+    home.json(&["new", "outage", "--broker", &broker.url(), "--name", "alice"]);
+    let _stop = StopDaemon(&home);
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "CLAUDEMESH_HOME={home} LANG=C.UTF-8 TERM=xterm-256color {bin} dash; sleep 30",
+        home = home.path().display(),
+        bin = bin(),
+    );
+    let pane = Pane::start(dir.path(), &script);
+    assert!(wait_until(WAIT, || pane.screen().contains("alice")), "no dashboard:\n{}", pane.screen());
+    broker.kill();
+    assert!(wait_until(WAIT, || pane.screen().contains("Reconnecting…")), "no outage shown:\n{}", pane.screen());
+    broker.restart();
+    assert!(wait_until(WAIT, || pane.screen().contains("◉ Reconnected.")), "no reconnect shown:\n{}", pane.screen());
+    assert!(
+        wait_until(WAIT, || !pane.screen().contains("Reconnected.") && !pane.screen().contains("Reconnecting")),
+        "the reconnected line stayed:\n{}",
+        pane.screen()
+    );
+    pane.key("q");
+}
