@@ -914,7 +914,7 @@ mod full_store_tests {
         assert_eq!(later.len(), first.len());
         // ...and its acknowledgement frees the space the next send needs.
         let seqs: Vec<u64> = first.iter().map(|d| d.delivery).collect();
-        assert_eq!(ack(&c, &mesh, &bob, &seqs, 3).unwrap(), seqs.len() as u64);
+        assert_eq!(ack(&c, &mesh, &bob, &seqs, 3).unwrap().len(), seqs.len());
         assert!(!c.is_autocommit(), "SQLite rolled the transaction back");
         c.execute_batch("COMMIT").unwrap();
         assert!(fetch_pending(&c, &mesh, &bob, 0, 256, 3).unwrap().is_empty());
