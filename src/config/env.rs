@@ -48,6 +48,9 @@ pub(crate) struct Env {
     pub claude_config_dir: Option<PathBuf>,
     /// `PATH`: where `launch` looks for `claude`.
     pub path: Option<String>,
+    /// `CLAUDEMESH_CLIPBOARD`: taken as the clipboard's text instead of asking `wl-paste`/`xclip`/`xsel`/`pbpaste`
+    /// (tests; any text that is not an invite link turns the clipboard check off).
+    pub clipboard: Option<String>,
 }
 
 impl Env {
@@ -85,6 +88,7 @@ impl Env {
             claude_session_vars: Vec::new(),
             claude_config_dir: get("CLAUDE_CONFIG_DIR").map(PathBuf::from),
             path: get("PATH"),
+            clipboard: get("CLAUDEMESH_CLIPBOARD"),
         }
     }
 

@@ -8,7 +8,7 @@ use ratatui::crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventK
 
 use super::action::Action;
 use super::event::{DaemonEvent, Event, Events};
-use super::flows::{self, FlowState};
+use super::flows::{self, Effect, Effects, FlowState};
 use super::overlay::{Overlay, RECONNECTED_TICKS};
 use super::router::{FlowId, Router, ScreenId, View};
 use super::screen::screen_for;
@@ -33,13 +33,26 @@ pub(crate) struct App {
     generation: u64,
     drawn: Option<u64>,
     quit: bool,
+    /// Does the flows' effects; `None` in tests and the dashboard.
+    effects: Option<std::sync::Arc<dyn Effects>>,
 }
 
 impl App {
     pub(crate) fn new(flow: FlowId, look: Look, flow_state: FlowState) -> Self {
         let mut state = AppState::new(look);
         state.flow = flow_state;
-        Self { state, router: Router::new(flow), generation: 0, drawn: None, quit: false }
+        Self { state, router: Router::new(flow), generation: 0, drawn: None, quit: false, effects: None }
+    }
+
+    /// The app with the runner of the flows' effects (creating, joining, inviting).
+    pub(crate) fn with_effects(mut self, effects: std::sync::Arc<dyn Effects>) -> Self {
+        self.effects = Some(effects);
+        self
+    }
+
+    /// The effect the flow asked for, if any (taken: each runs once).
+    pub(crate) fn take_effect(&mut self) -> Option<Effect> {
+        self.state.flow.pending.take()
     }
 
     /// What is on screen now.
@@ -60,7 +73,8 @@ impl App {
         }
         match self.screen() {
             ScreenId::Handoff => Some(Outcome::Handoff { mesh: self.state.flow.mesh.clone() }),
-            ScreenId::Done => Some(Outcome::Done),
+            // A flow that ended on a modal overlay (an invalid invite) ends once it is dismissed.
+            ScreenId::Done if !self.router.overlays().iter().any(Overlay::is_modal) => Some(Outcome::Done),
             _ => None,
         }
     }
@@ -91,6 +105,7 @@ impl App {
             Event::Daemon(e) => Some(Action::Daemon(e)),
             Event::Tick => Some(Action::Tick),
             Event::Terminate => Some(Action::Quit),
+            Event::Action(action) => Some(action),
         };
         if let Some(action) = action {
             self.update(action);
@@ -182,6 +197,9 @@ pub(crate) async fn run<B: Backend>(
         }
         if app.needs_draw() {
             terminal.draw(|frame| app.draw(frame))?;
+        }
+        while let Some(effect) = app.take_effect() {
+            flows::effects::run(effect, app.effects.clone(), events.sender());
         }
         match events.next().await {
             Some(event) => app.handle(event),

@@ -28,6 +28,8 @@ pub(crate) enum Event {
     Tick,
     /// SIGTERM, SIGINT or SIGHUP: leave and restore the terminal.
     Terminate,
+    /// A background task's result, as the action it asks for (a flow's effect reporting back).
+    Action(super::action::Action),
 }
 
 /// What the daemon subscription reports, already sorted by kind. Payloads stay JSON where the local API has no
@@ -127,7 +129,6 @@ impl Events {
     }
 
     /// A producer handle (tests; background work reporting back, e.g. a send's result).
-    #[allow(dead_code, reason = "seam: tests and the dashboard's background work")]
     pub(crate) fn sender(&self) -> mpsc::Sender<Event> {
         self.tx.clone()
     }

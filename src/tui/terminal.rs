@@ -101,6 +101,19 @@ pub(crate) fn handoff(tui: Option<Tui>, plan: LaunchPlan) -> ClaudeError {
     plan.exec()
 }
 
+/// Puts `text` on the clipboard of the terminal the UI runs in (OSC 52; works over SSH and in tmux with
+/// `set-clipboard on`). Not a mode: nothing to restore.
+pub(crate) fn copy_osc52(text: &str) -> io::Result<()> {
+    let mut out = io::stdout();
+    out.write_all(osc52(text).as_bytes())?;
+    out.flush()
+}
+
+fn osc52(text: &str) -> String {
+    use base64::Engine;
+    format!("\x1b]52;c;{}\x07", base64::engine::general_purpose::STANDARD.encode(text))
+}
+
 /// Restores the terminal before the default hook prints the panic, so the message lands on a usable screen.
 fn install_panic_hook() {
     PANIC_HOOK.call_once(|| {
@@ -130,6 +143,11 @@ mod tests {
         ] {
             assert!(text.contains(seq), "{what}: {text:?}");
         }
+    }
+
+    #[test]
+    fn osc52_carries_the_text_in_base64() {
+        assert_eq!(osc52("hi"), "\x1b]52;c;aGk=\x07");
     }
 
     #[test]
