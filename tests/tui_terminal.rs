@@ -160,16 +160,29 @@ fn fake_claude(dir: &Path) -> PathBuf {
 /// Bare `claudemesh` in a fresh home, as a shell in a terminal would run it, with a Claude Code session's variables
 /// inherited (they must not reach the new `claude`).
 fn first_run_script(home: &Home, dir: &Path, bin_dir: &Path) -> String {
+    flow_script(home, dir, bin_dir, "none", "")
+}
+
+/// `claudemesh <args>` in `home` on a terminal, `clipboard` as the clipboard's text; `stty -a` into `after` once it
+/// returns without handing off.
+fn flow_script(home: &Home, dir: &Path, bin_dir: &Path, clipboard: &str, args: &str) -> String {
     format!(
         "unset CLAUDEMESH_BROKER CLAUDEMESH_MESH CLAUDEMESH_LOCALE CLAUDEMESH_LANG LC_ALL NO_COLOR; \
          cd {dir}; CLAUDEMESH_HOME={home} HOME={dir} USER=tester LANG=C.UTF-8 TERM=xterm-256color \
-         CLAUDEMESH_CLIPBOARD=none CLAUDE_CONFIG_DIR={dir}/claude-config \
-         CLAUDECODE=1 CLAUDE_PID=4242 CLAUDE_CODE_ENTRYPOINT=cli PATH={bin_dir}:$PATH {bin}; sleep 30",
+         CLAUDEMESH_CLIPBOARD='{clipboard}' CLAUDE_CONFIG_DIR={dir}/claude-config \
+         CLAUDECODE=1 CLAUDE_PID=4242 CLAUDE_CODE_ENTRYPOINT=cli PATH={bin_dir}:$PATH {bin} {args}; \
+         stty -a > {dir}/after; sleep 30",
         dir = dir.display(),
         home = home.path().display(),
         bin_dir = bin_dir.display(),
         bin = bin(),
     )
+}
+
+/// The value of `name` in the fake claude's recorded environment.
+fn claude_env(dir: &Path, name: &str) -> Option<String> {
+    let env = std::fs::read_to_string(dir.join("env")).ok()?;
+    env.lines().find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_string))
 }
 
 #[test]
@@ -237,4 +250,122 @@ fn invite_with_yes_takes_the_defaults_without_a_screen() {
     assert_eq!(out["role"], "member", "{out}");
     assert_eq!(out["uses"], 1, "{out}");
     assert!(out["url"].as_str().is_some_and(|u| u.contains("/join/")), "{out}");
+}
+
+/// An invite link to alice's mesh `tuiteam` on `broker`.
+fn invite_url(alice: &Home) -> String {
+    alice.json(&["invite"])["url"].as_str().expect("an invite url").to_string()
+}
+
+#[test]
+fn join_url_confirms_with_one_enter_and_hands_off_on_the_joined_mesh() {
+    if !have_tmux() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let broker = Broker::start();
+    let alice = mesh_home(&broker);
+    let url = invite_url(&alice);
+    let bob = Home::new();
+    let _daemons = (StopDaemon(&alice), StopDaemon(&bob));
+    let dir = tempfile::tempdir().unwrap();
+    let bin_dir = fake_claude(dir.path());
+    let pane = Pane::start(dir.path(), &flow_script(&bob, dir.path(), &bin_dir, "none", &url));
+    let confirm = |s: &str| s.contains("tuiteam") && s.contains("alice") && s.contains("member") && s.contains("ws://");
+    assert!(wait_until(WAIT, || confirm(&pane.screen())), "no confirm screen:\n{}", pane.screen());
+    pane.keys("Enter");
+    let done = dir.path().join("done");
+    assert!(wait_until(WAIT, || done.exists()), "claude was not started:\n{}", pane.screen());
+    assert_eq!(claude_env(dir.path(), "CLAUDEMESH_MESH").as_deref(), Some("tuiteam"));
+    let modes = std::fs::read_to_string(dir.path().join("stty")).unwrap();
+    assert!(cooked_and_echoing(&modes), "claude got a raw terminal: {modes}");
+    assert_eq!(bob.json(&["list"])["current"], "tuiteam");
+}
+
+#[test]
+fn a_damaged_invite_link_shows_the_overlay_with_the_next_action_and_esc_leaves() {
+    if !have_tmux() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let bob = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let bin_dir = fake_claude(dir.path());
+    let url = "http://127.0.0.1:9/join/bm90LWFuLWludml0ZQ";
+    let pane = Pane::start(dir.path(), &flow_script(&bob, dir.path(), &bin_dir, "none", url));
+    let overlay = |s: &str| s.contains("damaged") && s.contains("new invite");
+    assert!(wait_until(WAIT, || overlay(&pane.screen())), "no overlay:\n{}", pane.screen());
+    pane.keys("Escape");
+    let after = dir.path().join("after");
+    assert!(wait_until(WAIT, || std::fs::read_to_string(&after).is_ok_and(|s| !s.is_empty())), "did not end");
+    assert!(cooked_and_echoing(&std::fs::read_to_string(&after).unwrap()));
+    assert!(!dir.path().join("done").exists(), "claude must not start after an invalid invite");
+}
+
+#[test]
+fn an_invite_in_the_clipboard_is_offered_on_launch_and_enter_joins() {
+    if !have_tmux() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let broker = Broker::start();
+    let alice = mesh_home(&broker);
+    let url = invite_url(&alice);
+    let bob = Home::new();
+    let _daemons = (StopDaemon(&alice), StopDaemon(&bob));
+    let dir = tempfile::tempdir().unwrap();
+    let bin_dir = fake_claude(dir.path());
+    let pane = Pane::start(dir.path(), &flow_script(&bob, dir.path(), &bin_dir, &url, ""));
+    let offered = |s: &str| s.contains("Detected invite in clipboard.") && s.contains("Join \"tuiteam\"");
+    assert!(wait_until(WAIT, || offered(&pane.screen())), "no clipboard offer:\n{}", pane.screen());
+    pane.keys("Enter");
+    let done = dir.path().join("done");
+    assert!(wait_until(WAIT, || done.exists()), "claude was not started:\n{}", pane.screen());
+    assert_eq!(claude_env(dir.path(), "CLAUDEMESH_MESH").as_deref(), Some("tuiteam"));
+}
+
+#[test]
+fn new_asks_the_name_shows_the_slug_and_hands_off_on_the_new_mesh() {
+    if !have_tmux() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let broker = Broker::start();
+    let home = Home::new();
+    let _daemon = StopDaemon(&home);
+    let dir = tempfile::tempdir().unwrap();
+    let bin_dir = fake_claude(dir.path());
+    let args = format!("new --broker {}", broker.url());
+    let pane = Pane::start(dir.path(), &flow_script(&home, dir.path(), &bin_dir, "none", &args));
+    assert!(wait_until(WAIT, || pane.screen().contains("Name?")), "no question:\n{}", pane.screen());
+    pane.tmux(&["send-keys", "-l", "Platform team"]);
+    assert!(wait_until(WAIT, || pane.screen().contains("Slug: platform-team")), "no slug:\n{}", pane.screen());
+    pane.keys("Enter");
+    let done = dir.path().join("done");
+    assert!(wait_until(WAIT, || done.exists()), "claude was not started:\n{}", pane.screen());
+    assert_eq!(claude_env(dir.path(), "CLAUDEMESH_MESH").as_deref(), Some("platform-team"));
+}
+
+#[test]
+fn invite_takes_the_defaults_with_enter_and_shows_the_link() {
+    if !have_tmux() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let broker = Broker::start();
+    let home = mesh_home(&broker);
+    let _daemon = StopDaemon(&home);
+    let dir = tempfile::tempdir().unwrap();
+    let bin_dir = fake_claude(dir.path());
+    let pane = Pane::start(dir.path(), &flow_script(&home, dir.path(), &bin_dir, "none", "invite"));
+    let options = |s: &str| s.contains("member") && s.contains("7d");
+    assert!(wait_until(WAIT, || options(&pane.screen())), "no options:\n{}", pane.screen());
+    pane.keys("Enter");
+    assert!(wait_until(WAIT, || pane.screen().contains("/join/")), "no link:\n{}", pane.screen());
+    assert!(pane.screen().contains("Copied to the clipboard."), "{}", pane.screen());
+    pane.keys("q");
+    let after = dir.path().join("after");
+    assert!(wait_until(WAIT, || std::fs::read_to_string(&after).is_ok_and(|s| !s.is_empty())), "did not end");
+    let invites = home.json(&["invite", "list"]);
+    assert_eq!(invites["invites"].as_array().map(Vec::len), Some(1), "{invites}");
 }

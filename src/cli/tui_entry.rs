@@ -224,10 +224,12 @@ impl FlowEffects {
     }
 }
 
-/// The error as one text for a screen: the message, then its hint (the one next action).
+/// The error as one text for a screen: the message, then its hint (the one next action). An invite's own fault
+/// without a hint of its own gets the one that always applies: ask for a new invite.
 fn describe(e: &CliError) -> String {
     let lang = i18n::current();
-    match e.hint_in(lang) {
+    let hint = e.hint_in(lang).or_else(|| membership::is_invite_refusal(e).then(|| i18n::t("hint-ask-new-invite")));
+    match hint {
         Some(hint) => format!("{} {hint}", e.message_in(lang)),
         None => e.message_in(lang),
     }
