@@ -369,3 +369,46 @@ fn invite_takes_the_defaults_with_enter_and_shows_the_link() {
     let invites = home.json(&["invite", "list"]);
     assert_eq!(invites["invites"].as_array().map(Vec::len), Some(1), "{invites}");
 }
+
+/// Two meshes and no current one (as after a hand edit or an old config): the ambiguous case.
+fn two_meshes_none_current(broker: &Broker) -> Home {
+    let home = Home::new();
+    home.json(&["new", "alpha", "--broker", &broker.url(), "--name", "alice"]);
+    home.json(&["new", "beta", "--broker", &broker.url(), "--name", "alice"]);
+    let config = home.path().join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("current")).collect();
+    std::fs::write(&config, kept.join("\n")).unwrap();
+    home
+}
+
+#[test]
+fn an_ambiguous_mesh_is_one_picker_and_enter_opens_the_highlighted_one() {
+    if !have_tmux() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let broker = Broker::start();
+    let home = two_meshes_none_current(&broker);
+    let _daemon = StopDaemon(&home);
+    let dir = tempfile::tempdir().unwrap();
+    let bin_dir = fake_claude(dir.path());
+    let pane = Pane::start(dir.path(), &flow_script(&home, dir.path(), &bin_dir, "none", ""));
+    let picker = |s: &str| s.contains("Which mesh?") && s.contains("alpha") && s.contains("beta");
+    assert!(wait_until(WAIT, || picker(&pane.screen())), "no picker:\n{}", pane.screen());
+    pane.keys("Down");
+    pane.keys("Enter");
+    let done = dir.path().join("done");
+    assert!(wait_until(WAIT, || done.exists()), "claude was not started:\n{}", pane.screen());
+    assert_eq!(claude_env(dir.path(), "CLAUDEMESH_MESH").as_deref(), Some("beta"));
+}
+
+#[test]
+fn an_ambiguous_mesh_with_yes_or_without_a_terminal_names_the_mesh_flag_and_exits_3() {
+    let broker = Broker::start();
+    let home = two_meshes_none_current(&broker);
+    for args in [&[][..], &["-y"]] {
+        let out = home.fails(args, 3);
+        assert!(support::stderr(&out).contains("--mesh SLUG"), "{args:?}: {}", describe(&out));
+    }
+}
