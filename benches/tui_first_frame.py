@@ -14,6 +14,7 @@ import argparse, fcntl, os, pty, select, shutil, signal, struct, subprocess, sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "claudemesh")
 ALT_SCREEN = b"\x1b[?1049h"
+DSR = b"\x1b[6n"
 DEADLINE_S = 20
 
 
@@ -55,6 +56,9 @@ def until_painted(master, marker, started):
             break
         if not chunk:
             break
+        # Answer the cursor position query (DSR) as a terminal would; `enter` asks once.
+        if DSR in chunk:
+            os.write(master, b"\x1b[1;1R")
         seen += chunk
         at = seen.find(ALT_SCREEN)
         if at >= 0 and marker in seen[at:]:
