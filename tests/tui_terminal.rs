@@ -412,3 +412,11 @@ fn an_ambiguous_mesh_with_yes_or_without_a_terminal_names_the_mesh_flag_and_exit
         assert!(support::stderr(&out).contains("--mesh SLUG"), "{args:?}: {}", describe(&out));
     }
 }
+
+#[test]
+fn first_run_without_claude_installed_creates_nothing_and_exits_9() {
+    let home = Home::new();
+    let out = home.cmd().arg("-y").env("PATH", "/nonexistent").output().expect("run claudemesh");
+    assert_eq!(out.status.code(), Some(9), "{}", describe(&out));
+    assert!(!home.path().join("config.toml").exists(), "a mesh was created for a handoff that cannot happen");
+}

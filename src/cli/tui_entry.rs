@@ -89,6 +89,7 @@ pub(crate) fn bare(env: &Env, global: &GlobalFlags) -> Result<Bare, CliError> {
     if config.meshes.is_empty() {
         let name = personal_mesh_name(env);
         if global.yes {
+            crate::claude::ClaudeBinary::find(env)?;
             membership::create_mesh(&ctx, &name, None, None)?;
             return Ok(Bare::Launch);
         }
@@ -200,8 +201,13 @@ fn start(ctx: &Ctx, flow: FlowId, state: FlowState, effects: FlowEffects) -> Sta
     start
 }
 
-/// Runs a flow; returns when it ended without a handoff (which execs `claude` and returns only on failure).
+/// Runs a flow; returns when it ended without a handoff (which execs `claude` and returns only on failure). A flow
+/// that ends in Claude Code first checks that `claude` is there, so nothing is created or joined for a handoff that
+/// cannot happen (seed §2.8: "Claude Code isn't installed …", exit 9).
 fn run_flow(ctx: &Ctx, flow: FlowId, state: FlowState, effects: FlowEffects) -> Result<(), CliError> {
+    if flow != FlowId::Invite {
+        crate::claude::ClaudeBinary::find(&ctx.env)?;
+    }
     tui::run(&ctx.env, start(ctx, flow, state, effects)).map(drop).map_err(CliError::from)
 }
 
