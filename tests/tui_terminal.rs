@@ -171,12 +171,46 @@ fn flow_script(home: &Home, dir: &Path, bin_dir: &Path, clipboard: &str, args: &
          cd {dir}; CLAUDEMESH_HOME={home} HOME={dir} USER=tester LANG=C.UTF-8 TERM=xterm-256color \
          CLAUDEMESH_CLIPBOARD='{clipboard}' CLAUDE_CONFIG_DIR={dir}/claude-config \
          CLAUDECODE=1 CLAUDE_PID=4242 CLAUDE_CODE_ENTRYPOINT=cli PATH={bin_dir}:$PATH {bin} {args}; \
-         stty -a > {dir}/after; sleep 30",
+         echo $? > {dir}/rc; stty -a > {dir}/after; sleep 30",
         dir = dir.display(),
         home = home.path().display(),
         bin_dir = bin_dir.display(),
         bin = bin(),
     )
+}
+
+/// `yaml` as the user's policy file in `home`.
+fn write_policy(home: &Home, yaml: &str) {
+    std::fs::create_dir_all(home.path()).unwrap();
+    std::fs::write(home.path().join("policy.yaml"), yaml).unwrap();
+}
+
+/// A policy with one rule: `decision` for `resource verb`.
+fn policy(resource: &str, verb: &str, decision: &str) -> String {
+    format!(
+        "version: 1\nrules:\n  - resource: {resource}\n    verb: {verb}\n    decision: {decision}\n    reason: meshes come from IT\n"
+    )
+}
+
+/// The audit log holds an entry of `kind` for `resource verb` whose `key` is `value` (`audit show` as JSON).
+fn audited(home: &Home, kind: &str, what: &str, key: &str, value: &str) -> bool {
+    let shown = home.json(&["audit", "show", "--limit", "0"]);
+    shown["events"].as_array().is_some_and(|events| {
+        events.iter().any(|e| {
+            e["kind"] == kind
+                && format!("{} {}", e["resource"].as_str().unwrap_or(""), e["verb"].as_str().unwrap_or("")) == what
+                && e[key] == value
+        })
+    })
+}
+
+/// The flow ended without a handoff: its exit code, once the shell recorded it (and `stty -a` after it).
+fn ended(dir: &Path) -> Option<i32> {
+    let after = dir.join("after");
+    if !wait_until(WAIT, || std::fs::read_to_string(&after).is_ok_and(|s| !s.is_empty())) {
+        return None;
+    }
+    std::fs::read_to_string(dir.join("rc")).ok()?.trim().parse().ok()
 }
 
 /// The value of `name` in the fake claude's recorded environment.
@@ -222,6 +256,59 @@ fn first_run_welcomes_creates_the_mesh_and_hands_a_restored_terminal_to_claude()
     let modes = std::fs::read_to_string(dir.path().join("stty")).unwrap();
     assert!(cooked_and_echoing(&modes), "claude got a raw terminal: {modes}");
     assert_eq!(pane.tmux(&["display-message", "-p", "#{alternate_on}"]).trim(), "0", "still on the alternate screen");
+
+    // The first run's creation passed the policy gate, and its outcome was recorded before the exec.
+    assert!(audited(&home, "policy", "mesh new", "decision", "allow"), "no policy decision for the first run");
+    assert!(audited(&home, "verb", "mesh new", "outcome", "ok"), "the first run's outcome was not recorded");
+}
+
+#[test]
+fn a_first_run_the_policy_denies_creates_nothing_says_why_and_records_it() {
+    if !have_tmux() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let home = Home::new();
+    write_policy(&home, &policy("mesh", "new", "deny"));
+    let dir = tempfile::tempdir().unwrap();
+    let bin_dir = fake_claude(dir.path());
+    let pane = Pane::start(dir.path(), &first_run_script(&home, dir.path(), &bin_dir));
+    assert_eq!(ended(dir.path()), Some(7), "a denied first run exits 7:\n{}", pane.screen());
+    let screen = pane.screen();
+    assert!(screen.contains("does not allow mesh new") && screen.contains("meshes come from IT"), "{screen}");
+    assert!(screen.contains("policy.yaml"), "the next action is missing:\n{screen}");
+    assert!(cooked_and_echoing(&std::fs::read_to_string(dir.path().join("after")).unwrap()));
+    assert!(!dir.path().join("done").exists(), "claude must not start after a deny");
+    assert!(!home.path().join("config.toml").exists(), "a mesh was created although the policy denies it");
+    assert!(audited(&home, "policy", "mesh new", "decision", "deny"), "the deny was not recorded");
+}
+
+#[test]
+fn a_join_the_policy_denies_is_refused_on_the_confirm_screen_and_recorded() {
+    if !have_tmux() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let broker = Broker::start();
+    let alice = mesh_home(&broker);
+    let url = invite_url(&alice);
+    let bob = Home::new();
+    write_policy(&bob, &policy("mesh", "join", "deny"));
+    let _daemons = (StopDaemon(&alice), StopDaemon(&bob));
+    let dir = tempfile::tempdir().unwrap();
+    let bin_dir = fake_claude(dir.path());
+    // From the clipboard on bare `claudemesh` (no verb, so nothing gated it before the flow).
+    let pane = Pane::start(dir.path(), &flow_script(&bob, dir.path(), &bin_dir, &url, ""));
+    assert!(wait_until(WAIT, || pane.screen().contains("Join \"tuiteam\"")), "no offer:\n{}", pane.screen());
+    pane.keys("Enter");
+    let refused = |s: &str| s.contains("does not allow mesh join") && s.contains("meshes come from IT");
+    assert!(wait_until(WAIT, || refused(&pane.screen())), "no refusal:\n{}", pane.screen());
+    assert!(pane.screen().contains("policy.yaml"), "the next action is missing:\n{}", pane.screen());
+    pane.keys("q");
+    assert!(ended(dir.path()).is_some(), "did not end:\n{}", pane.screen());
+    assert!(!dir.path().join("done").exists(), "claude must not start after a deny");
+    assert_eq!(bob.json(&["list"])["meshes"].as_array().map(Vec::len), Some(0), "joined although denied");
+    assert!(audited(&bob, "policy", "mesh join", "decision", "deny"), "the deny was not recorded");
 }
 
 #[test]
@@ -280,6 +367,8 @@ fn join_url_confirms_with_one_enter_and_hands_off_on_the_joined_mesh() {
     let modes = std::fs::read_to_string(dir.path().join("stty")).unwrap();
     assert!(cooked_and_echoing(&modes), "claude got a raw terminal: {modes}");
     assert_eq!(bob.json(&["list"])["current"], "tuiteam");
+    assert!(audited(&bob, "policy", "mesh join", "decision", "allow"), "no policy decision for the join");
+    assert!(audited(&bob, "verb", "mesh join", "outcome", "ok"), "the join's outcome was not recorded before the exec");
 }
 
 #[test]
@@ -335,6 +424,7 @@ fn new_asks_the_name_shows_the_slug_and_hands_off_on_the_new_mesh() {
     let _daemon = StopDaemon(&home);
     let dir = tempfile::tempdir().unwrap();
     let bin_dir = fake_claude(dir.path());
+    write_policy(&home, &policy("mesh", "new", "prompt"));
     let args = format!("new --broker {}", broker.url());
     let pane = Pane::start(dir.path(), &flow_script(&home, dir.path(), &bin_dir, "none", &args));
     assert!(wait_until(WAIT, || pane.screen().contains("Name?")), "no question:\n{}", pane.screen());
@@ -344,6 +434,10 @@ fn new_asks_the_name_shows_the_slug_and_hands_off_on_the_new_mesh() {
     let done = dir.path().join("done");
     assert!(wait_until(WAIT, || done.exists()), "claude was not started:\n{}", pane.screen());
     assert_eq!(claude_env(dir.path(), "CLAUDEMESH_MESH").as_deref(), Some("platform-team"));
+    // The policy asks before `mesh new`: the name and Enter on the flow's screen were that confirmation (stdin
+    // belongs to the raw-mode UI and is never read for a [y/N]); decision and outcome are recorded before the exec.
+    assert!(audited(&home, "policy", "mesh new", "decision", "prompt-allowed"), "no confirmed prompt recorded");
+    assert!(audited(&home, "verb", "mesh new", "outcome", "ok"), "the outcome was not recorded before the exec");
 }
 
 #[test]

@@ -113,7 +113,8 @@ pub(crate) fn main() -> ExitCode {
         ctx.out = printer;
         ctx.warn_permissions();
         // The policy decides before any network I/O; the decision and every write's outcome go to the audit log.
-        let passed = gate::check(&ctx, &command)?;
+        // A verb that opens a flow is gated inside it, after its confirm screen (`tui_entry::FlowEffects`).
+        let passed = if tui_entry::opens_flow(&command, &ctx.global) { None } else { gate::check(&ctx, &command)? };
         if passed.as_ref().is_some_and(|p| p.confirmed) {
             ctx.global.yes = true;
         }

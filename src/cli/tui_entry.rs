@@ -5,7 +5,7 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::{Config, Env};
@@ -15,6 +15,7 @@ use crate::tui::{self, Effects, Expiry, FlowId, FlowState, InviteCard, InviteRol
 use super::args::{Command, GlobalFlags, InviteCmd, NewArgs};
 use super::context::Ctx;
 use super::error::{CliError, Exit};
+use super::gate::{self, Ask, Classified, Passed};
 use super::membership;
 
 /// How long bare `claudemesh` waits for a clipboard tool before going on without it.
@@ -39,6 +40,18 @@ fn is_terminal() -> bool {
 /// no `-y`. Only then does a verb show a flow.
 pub(crate) fn interactive(global: &GlobalFlags) -> bool {
     !global.json && !global.yes && is_terminal()
+}
+
+/// The verb opens a flow whose work (create, join, invite) passes the policy gate inside the flow, once the person
+/// has confirmed on its screen (`FlowEffects`), so `cli::main` does not gate it again before dispatch.
+pub(crate) fn opens_flow(command: &Command, global: &GlobalFlags) -> bool {
+    use super::args::MeshAction;
+    match command {
+        Command::Join { .. } => interactive(global),
+        Command::New(a) | Command::Mesh { action: MeshAction::New(a) } => a.mesh_name.is_none() && interactive(global),
+        Command::Invite(InviteCmd { action: None, create }) => !create.any_given() && interactive(global),
+        _ => false,
+    }
 }
 
 /// What bare `claudemesh` does after `bare`.
@@ -90,14 +103,22 @@ pub(crate) fn bare(env: &Env, global: &GlobalFlags) -> Result<Bare, CliError> {
         let name = personal_mesh_name(env);
         if global.yes {
             crate::claude::ClaudeBinary::find(env)?;
-            membership::create_mesh(&ctx, &name, None, None)?;
-            return Ok(Bare::Launch);
+            // The same gate as `new NAME` (`--yes` answers a prompt), decided and recorded before any network I/O.
+            let passed = gate::check_op(&ctx, Classified::mesh_new(), Ask::Terminal)?;
+            let created = membership::create_mesh(&ctx, &name, None, None).map(drop);
+            gate::finish_op(&ctx, passed, created.as_ref().err())?;
+            return created.map(|()| Bare::Launch);
         }
         if !tty {
             return Ok(Bare::Help);
         }
-        let state = FlowState::first_run(&name);
-        return run_flow(&ctx, FlowId::Launch, state, FlowEffects::new(&ctx, None, None)).map(|()| Bare::Ended);
+        // The first run creates the personal mesh without a keystroke, so there is no screen to confirm on: the
+        // policy decides (and a prompt asks, on the still cooked terminal) before the welcome is drawn; a deny
+        // stops here with its message and next action, and nothing is created.
+        crate::claude::ClaudeBinary::find(env)?;
+        let passed = gate::check_op(&ctx, Classified::mesh_new(), Ask::Terminal)?;
+        let effects = FlowEffects::new(&ctx, None, None).approved(passed);
+        return run_flow(&ctx, FlowId::Launch, FlowState::first_run(&name), effects).map(|()| Bare::Ended);
     }
     if let Some(slug) = only {
         // One mesh and none current: it is the one (the flow resolves straight to the handoff, no frame).
@@ -212,21 +233,45 @@ fn run_flow(ctx: &Ctx, flow: FlowId, state: FlowState, effects: FlowEffects) -> 
 }
 
 /// The flows' effects, done by the verbs' own functions (`membership::create_mesh`, `redeem`, `create_invite`).
-/// Each call builds its context afresh on the effect's thread and prints nothing.
+/// Each call builds its context afresh on the effect's thread and prints nothing. Each passes the policy gate
+/// (`gate::check_op`) before any network I/O and records its outcome as soon as it is done, so the audit log is
+/// complete before the handoff's exec.
 struct FlowEffects {
     env: Env,
     global: GlobalFlags,
     broker: Option<String>,
     display: Option<String>,
+    /// Work the gate let through before the terminal was entered (a first run's personal mesh).
+    approved: Mutex<Option<Passed>>,
 }
 
 impl FlowEffects {
     fn new(ctx: &Ctx, broker: Option<String>, display: Option<String>) -> Self {
-        Self { env: ctx.env.clone(), global: ctx.global.clone(), broker, display }
+        Self { env: ctx.env.clone(), global: ctx.global.clone(), broker, display, approved: Mutex::new(None) }
+    }
+
+    fn approved(self, passed: Passed) -> Self {
+        Self { approved: Mutex::new(Some(passed)), ..self }
     }
 
     fn ctx(&self) -> Result<Ctx, CliError> {
         Ctx::new(self.env.clone(), self.global.clone())
+    }
+
+    /// Runs `work` behind the gate: a pass given before the terminal was entered, else the policy's decision now
+    /// (a `prompt` counts as answered: the person just confirmed this very operation on the flow's screen). A
+    /// deny returns its error (message and next action, shown on the screen) and `work` never runs.
+    fn gated<T>(&self, what: Classified, work: impl FnOnce(&Ctx) -> Result<T, CliError>) -> Result<T, CliError> {
+        let ctx = self.ctx()?;
+        let approved = self.approved.lock().ok().and_then(|mut a| a.take_if(|p| p.covers(&what)));
+        let passed = match approved {
+            Some(passed) => passed,
+            None => gate::check_op(&ctx, what, Ask::Screen)?,
+        };
+        let result = work(&ctx);
+        let recorded = gate::finish_op(&ctx, passed, result.as_ref().err());
+        let value = result?;
+        recorded.map(|()| value)
     }
 }
 
@@ -243,10 +288,11 @@ fn describe(e: &CliError) -> String {
 
 impl Effects for FlowEffects {
     fn create_mesh(&self, name: &str) -> Result<String, String> {
-        let ctx = self.ctx().map_err(|e| describe(&e))?;
-        membership::create_mesh(&ctx, name, self.broker.as_deref(), self.display.as_deref())
-            .map(|(entry, _)| entry.slug)
-            .map_err(|e| describe(&e))
+        self.gated(Classified::mesh_new(), |ctx| {
+            membership::create_mesh(ctx, name, self.broker.as_deref(), self.display.as_deref())
+        })
+        .map(|(entry, _)| entry.slug)
+        .map_err(|e| describe(&e))
     }
 
     fn join(&self, url: &str) -> Result<String, JoinFailure> {
@@ -257,13 +303,15 @@ impl Effects for FlowEffects {
                 JoinFailure::Other(describe(&e))
             }
         };
-        let ctx = self.ctx().map_err(failure)?;
+        // The link's own checks are local (decode, signature, expiry); the gate decides before the broker is asked.
         let invite = membership::check_invite(url).map_err(failure)?;
-        membership::redeem(&ctx, &invite, self.display.as_deref()).map(|(entry, ..)| entry.slug).map_err(failure)
+        self.gated(Classified::mesh_join(), |ctx| membership::redeem(ctx, &invite, self.display.as_deref()))
+            .map(|(entry, ..)| entry.slug)
+            .map_err(failure)
     }
 
     fn create_invite(&self, role: InviteRole, expiry: Expiry) -> Result<String, String> {
-        let made = self.ctx().and_then(|ctx| {
+        let made = self.gated(Classified::invite_create(), |ctx| {
             let config = ctx.load_config()?;
             let entry = ctx.select_mesh(&config, None)?;
             let role = match role {
@@ -271,7 +319,7 @@ impl Effects for FlowEffects {
                 InviteRole::Member => super::args::InviteRole::Member,
                 InviteRole::Guest => super::args::InviteRole::Guest,
             };
-            membership::create_invite(&ctx, entry, role, expiry.duration(), 1)
+            membership::create_invite(ctx, entry, role, expiry.duration(), 1)
         });
         made.map(|(url, ..)| url).map_err(|e| describe(&e))
     }
