@@ -414,7 +414,7 @@ fn an_invite_in_the_clipboard_is_offered_on_launch_and_enter_joins() {
 }
 
 #[test]
-fn new_asks_the_name_shows_the_slug_and_hands_off_on_the_new_mesh() {
+fn new_asks_the_name_takes_a_paste_shows_the_slug_and_hands_off_on_the_new_mesh() {
     if !have_tmux() {
         eprintln!("skipped: tmux is not installed");
         return;
@@ -428,7 +428,10 @@ fn new_asks_the_name_shows_the_slug_and_hands_off_on_the_new_mesh() {
     let args = format!("new --broker {}", broker.url());
     let pane = Pane::start(dir.path(), &flow_script(&home, dir.path(), &bin_dir, "none", &args));
     assert!(wait_until(WAIT, || pane.screen().contains("Name?")), "no question:\n{}", pane.screen());
-    pane.tmux(&["send-keys", "-l", "Platform team"]);
+    // Typed, then pasted (tmux's paste-buffer -p sends a bracketed paste, as a terminal's paste does).
+    pane.tmux(&["send-keys", "-l", "Platform"]);
+    pane.tmux(&["set-buffer", " team\n"]);
+    pane.tmux(&["paste-buffer", "-p"]);
     assert!(wait_until(WAIT, || pane.screen().contains("Slug: platform-team")), "no slug:\n{}", pane.screen());
     pane.keys("Enter");
     let done = dir.path().join("done");

@@ -99,9 +99,8 @@ impl App {
         let action = match event {
             Event::Input(TermEvent::Key(key)) => self.on_key(key),
             Event::Input(TermEvent::Resize(..)) => Some(Action::Resize),
-            Event::Input(TermEvent::Paste(_) | TermEvent::Mouse(_) | TermEvent::FocusGained | TermEvent::FocusLost) => {
-                None
-            }
+            Event::Input(TermEvent::Paste(text)) => self.on_paste(text),
+            Event::Input(TermEvent::Mouse(_) | TermEvent::FocusGained | TermEvent::FocusLost) => None,
             Event::Daemon(e) => Some(Action::Daemon(e)),
             Event::Tick => Some(Action::Tick),
             Event::Terminate => Some(Action::Quit),
@@ -122,6 +121,17 @@ impl App {
         match self.view() {
             View::Overlay(overlay) if overlay.is_modal() => overlay.on_key(key),
             _ => screen_for(self.screen()).on_key(&self.state, key),
+        }
+    }
+
+    /// A bracketed paste goes to the text input of the focused screen (none while a modal overlay is up).
+    fn on_paste(&self, text: String) -> Option<Action> {
+        if matches!(self.view(), View::Overlay(overlay) if overlay.is_modal()) {
+            return None;
+        }
+        match self.screen() {
+            ScreenId::NewName => Some(Action::Flow(flows::FlowAction::Paste(text))),
+            _ => None,
         }
     }
 

@@ -186,6 +186,8 @@ pub(crate) enum FlowAction {
     Confirm,
     /// A character typed into the name.
     Type(char),
+    /// Text pasted into the name (bracketed paste): one line, newlines become spaces, cut at the name's length.
+    Paste(String),
     /// Backspace in the name.
     Erase,
     /// Enter on the name.
@@ -225,12 +227,21 @@ pub(crate) fn update(state: &mut FlowState, action: FlowAction) -> bool {
         FlowAction::Cycle(by) => cycle_option(state, by),
         FlowAction::Confirm => confirm(state),
         FlowAction::Type(c) if state.work == Work::Idle && !c.is_control() => {
-            if state.input.chars().count() < 64 {
-                state.input.push(c);
-            }
+            push_input(state, c);
             state.input_rejected = false;
         }
         FlowAction::Type(_) => {}
+        FlowAction::Paste(text) if state.work == Work::Idle && !state.ready => {
+            // A copied line usually ends with its newline; inner line breaks and tabs become spaces.
+            let line = text.trim_end_matches(['\r', '\n']).replace("\r\n", " ");
+            for c in line.chars().map(|c| if matches!(c, '\n' | '\r' | '\t') { ' ' } else { c }) {
+                if !c.is_control() {
+                    push_input(state, c);
+                }
+            }
+            state.input_rejected = false;
+        }
+        FlowAction::Paste(_) => {}
         FlowAction::Erase if state.work == Work::Idle => {
             state.input.pop();
             state.input_rejected = false;
@@ -267,6 +278,16 @@ pub(crate) fn update(state: &mut FlowState, action: FlowAction) -> bool {
         }
     }
     *state != before
+}
+
+/// The longest name the text input takes, in characters (typed or pasted).
+pub(crate) const INPUT_MAX: usize = 64;
+
+/// Appends `c` to the name unless it is full.
+fn push_input(state: &mut FlowState, c: char) {
+    if state.input.chars().count() < INPUT_MAX {
+        state.input.push(c);
+    }
 }
 
 /// How many rows the highlight moves over on the current screen.

@@ -1,11 +1,12 @@
 //! Flow tests: the router driven with synthetic events, asserting the sequence of screens and the effects asked
 //! for. Effects never run here; their results are reported as the runner would, with actions.
 
-use ratatui::crossterm::event::KeyCode;
+use ratatui::crossterm::event::{Event as TermEvent, KeyCode};
 
-use super::{Effect, Expiry, FlowAction, FlowState, InviteCard, InviteRole};
+use super::{Effect, Expiry, FlowAction, FlowState, INPUT_MAX, InviteCard, InviteRole};
 use crate::tui::action::Action;
 use crate::tui::app::Outcome;
+use crate::tui::event::Event;
 use crate::tui::overlay::Overlay;
 use crate::tui::router::{FlowId, ScreenId, View};
 use crate::tui::testing::FlowDriver;
@@ -163,6 +164,35 @@ fn new_quits_on_escape_but_q_is_a_letter_of_the_name() {
     assert_eq!(d.outcome(), None);
     d.key(KeyCode::Esc);
     assert_eq!(d.outcome(), Some(Outcome::Quit));
+}
+
+fn paste(text: &str) -> Event {
+    Event::Input(TermEvent::Paste(text.into()))
+}
+
+#[test]
+fn a_paste_goes_into_the_name_as_one_line_cut_at_its_length() {
+    let mut d = FlowDriver::new(FlowId::New, FlowState::default());
+    d.key(KeyCode::Char('P'));
+    d.event(paste("latform\r\nteam\tq\x07\n"));
+    assert_eq!(d.app.state.flow.input, "Platform team q", "newlines and tabs become spaces, controls go, q is text");
+    assert_eq!(d.outcome(), None);
+    d.event(paste(&"x".repeat(200)));
+    assert_eq!(d.app.state.flow.input.chars().count(), INPUT_MAX, "cut at the name's length");
+    let mut d = FlowDriver::new(FlowId::New, FlowState::default());
+    d.event(paste("Platform team\n")).key(KeyCode::Enter);
+    assert_eq!(d.effects(), [Effect::CreateMesh { name: "Platform team".into() }]);
+    d.event(paste("more"));
+    assert_eq!(d.app.state.flow.input, "Platform team", "no paste while it is created");
+}
+
+#[test]
+fn a_paste_on_a_screen_without_a_text_input_changes_nothing() {
+    let state = FlowState { meshes: vec!["alpha".into(), "beta".into()], ..FlowState::default() };
+    let mut d = FlowDriver::new(FlowId::Launch, state.clone());
+    d.event(paste("beta\n"));
+    assert_eq!(d.app.state.flow, state);
+    assert_eq!(d.views(), [View::Screen(ScreenId::MeshPicker)]);
 }
 
 #[test]
