@@ -257,6 +257,15 @@ fn first_run_welcomes_creates_the_mesh_and_hands_a_restored_terminal_to_claude()
     assert!(cooked_and_echoing(&modes), "claude got a raw terminal: {modes}");
     assert_eq!(pane.tmux(&["display-message", "-p", "#{alternate_on}"]).trim(), "0", "still on the alternate screen");
 
+    // Seed §2.1: the closing lines stay on the normal screen, in the scrollback above Claude Code (the alternate
+    // screen took the welcome with it), in order, and claude still got a cooked terminal (checked above).
+    let scrollback = pane.tmux(&["capture-pane", "-p", "-S", "-"]);
+    let at =
+        |text: &str| scrollback.find(text).unwrap_or_else(|| panic!("{text:?} not in the scrollback:\n{scrollback}"));
+    let mesh_line = format!("Your mesh \"{current}\" is ready.");
+    let order = [at(&mesh_line), at("You're in."), at("Opening Claude Code"), at("FAKE CLAUDE RUNNING")];
+    assert!(order.is_sorted(), "out of order {order:?}:\n{scrollback}");
+
     // The first run's creation passed the policy gate, and its outcome was recorded before the exec.
     assert!(audited(&home, "policy", "mesh new", "decision", "allow"), "no policy decision for the first run");
     assert!(audited(&home, "verb", "mesh new", "outcome", "ok"), "the first run's outcome was not recorded");
@@ -367,6 +376,8 @@ fn join_url_confirms_with_one_enter_and_hands_off_on_the_joined_mesh() {
     let modes = std::fs::read_to_string(dir.path().join("stty")).unwrap();
     assert!(cooked_and_echoing(&modes), "claude got a raw terminal: {modes}");
     assert_eq!(bob.json(&["list"])["current"], "tuiteam");
+    let scrollback = pane.tmux(&["capture-pane", "-p", "-S", "-"]);
+    assert!(scrollback.contains("Joined \"tuiteam\".") && scrollback.contains("You're in."), "{scrollback}");
     assert!(audited(&bob, "policy", "mesh join", "decision", "allow"), "no policy decision for the join");
     assert!(audited(&bob, "verb", "mesh join", "outcome", "ok"), "the join's outcome was not recorded before the exec");
 }

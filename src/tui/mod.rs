@@ -102,7 +102,7 @@ pub(crate) fn run(env: &Env, start: Start) -> Result<Exit, TuiError> {
         app.update(action::Action::PushOverlay(overlay::Overlay::InviteInvalid { reason: reason.clone() }));
     }
     if let Some(outcome) = app.outcome() {
-        return finish(env, &start, None, outcome);
+        return finish(env, &start, &app, None, outcome);
     }
     if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
         return Err(TuiError::NotATerminal);
@@ -123,18 +123,19 @@ pub(crate) fn run(env: &Env, start: Start) -> Result<Exit, TuiError> {
     // The input reader may sit in a blocking read; do not wait for it.
     runtime.shutdown_background();
     let (tui, outcome) = ran?;
-    finish(env, &start, Some(tui), outcome)
+    finish(env, &start, &app, Some(tui), outcome)
 }
 
-/// Restores the terminal, or hands it to `claude`.
-fn finish(env: &Env, start: &Start, tui: Option<terminal::Tui>, outcome: Outcome) -> Result<Exit, TuiError> {
+/// Restores the terminal, or hands it to `claude` with the flow's closing lines left on the normal screen.
+fn finish(env: &Env, start: &Start, app: &App, tui: Option<terminal::Tui>, outcome: Outcome) -> Result<Exit, TuiError> {
     match outcome {
         Outcome::Quit => Ok(Exit::Quit),
         Outcome::Done => Ok(Exit::Done),
         Outcome::Handoff { mesh: None } => Ok(Exit::NoMesh),
         Outcome::Handoff { mesh: Some(mesh) } => {
             let plan = ClaudeBinary::find(env)?.plan(env, &mesh, start.name.as_deref(), &start.claude_args);
-            Err(TuiError::Claude(terminal::handoff(tui, plan)))
+            let farewell = flows::welcome::farewell(&app.state.look, start.flow, &app.state.flow);
+            Err(TuiError::Claude(terminal::handoff(tui, &farewell, plan)))
         }
     }
 }

@@ -12,6 +12,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::{FlowState, Work};
 use crate::tui::action::Action;
 use crate::tui::look::Look;
+use crate::tui::router::FlowId;
 use crate::tui::screen::Screen;
 use crate::tui::state::AppState;
 use crate::tui::theme::{Icon, Role};
@@ -70,6 +71,29 @@ pub(super) fn closing(look: &Look, flow: &FlowState) -> Vec<Line<'static>> {
     if let Work::Failed(text) = &flow.work {
         lines.extend(failure(look, text));
     }
+    lines
+}
+
+/// What stays on the normal screen above Claude Code after a flow's handoff (seed §2.1: "You're in." is still
+/// there in the scrollback): the flow's done line, "You're in." and "Opening Claude Code…", as on its last
+/// frame. Nothing when the flow made nothing ready (the returning user's zero-frame launch, the picker).
+pub(crate) fn farewell(look: &Look, flow_id: FlowId, flow: &FlowState) -> Vec<Line<'static>> {
+    if !flow.ready {
+        return Vec::new();
+    }
+    let done = match (&flow.invite, flow_id) {
+        (Some(card), FlowId::Launch | FlowId::Join) if flow.confirmed => {
+            look.t_args("tui-join-done", &[("mesh", card.mesh.as_str().into())])
+        }
+        (_, FlowId::New) => look.t_args("tui-new-created", &[("slug", flow.mesh.clone().unwrap_or_default().into())]),
+        _ => {
+            let mesh = flow.new_name.clone().or_else(|| flow.mesh.clone()).unwrap_or_default();
+            look.t_args("tui-welcome-ready", &[("mesh", mesh.into())])
+        }
+    };
+    let mut lines = vec![Line::default(), done_line(look, done)];
+    lines.extend(closing(look, flow));
+    lines.push(Line::default());
     lines
 }
 
@@ -144,6 +168,51 @@ mod tests {
         let mut flow = FlowState::first_run("alice-laptop");
         super::super::update(&mut flow, super::super::FlowAction::MeshReady("alice-laptop".into()));
         assert_screen_snapshots("welcome-ready", with(flow), &Welcome);
+    }
+
+    fn text(lines: &[Line<'_>]) -> Vec<String> {
+        lines.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect()
+    }
+
+    #[test]
+    fn the_farewell_is_the_flows_closing_lines_and_nothing_before_a_mesh_is_ready() {
+        use crate::i18n::Lang;
+        use crate::tui::theme::Theme;
+        let look = Look { lang: Lang::En, theme: Theme::default() };
+        let mut flow = FlowState::first_run("alice-laptop");
+        assert!(farewell(&look, FlowId::Launch, &flow).is_empty(), "nothing ready yet");
+        super::super::update(&mut flow, super::super::FlowAction::MeshReady("alice-laptop".into()));
+        assert_eq!(
+            text(&farewell(&look, FlowId::Launch, &flow)),
+            ["", "✔ Your mesh \"alice-laptop\" is ready.", "", "You're in.", "", "Opening Claude Code…", ""]
+        );
+        // Spanish, NO_COLOR and ASCII icons: the same lines through the same look.
+        let ascii = Look { lang: Lang::Es, theme: Theme { color: false, unicode: false } };
+        let lines = farewell(&ascii, FlowId::Launch, &flow);
+        let shown = text(&lines);
+        assert!(shown.get(1).is_some_and(|l| l.starts_with("+ ") && l.contains("alice-laptop")), "{shown:?}");
+        assert_eq!(shown.get(3).map(String::as_str), Some(ascii.t("tui-youre-in").as_str()));
+        assert!(lines.iter().flat_map(|l| &l.spans).all(|s| s.style.fg.is_none()), "colour under NO_COLOR");
+        // A join says what was joined; new says what was created.
+        let mut join = FlowState::join(
+            super::super::InviteCard { mesh: "alice-team".into(), ..super::super::InviteCard::default() },
+            None,
+        );
+        super::super::update(&mut join, super::super::FlowAction::Confirm);
+        super::super::update(&mut join, super::super::FlowAction::MeshReady("alice-team".into()));
+        assert_eq!(
+            text(&farewell(&look, FlowId::Join, &join)).get(1).map(String::as_str),
+            Some("✔ Joined \"alice-team\".")
+        );
+        let mut new = FlowState { input: "Platform team".into(), ..FlowState::default() };
+        super::super::update(&mut new, super::super::FlowAction::SubmitName);
+        super::super::update(&mut new, super::super::FlowAction::MeshReady("platform-team".into()));
+        assert_eq!(
+            text(&farewell(&look, FlowId::New, &new)).get(1).map(String::as_str),
+            Some("✔ Created \"platform-team\".")
+        );
+        let zero_frame = FlowState { mesh: Some("team".into()), ..FlowState::default() };
+        assert!(farewell(&look, FlowId::Launch, &zero_frame).is_empty(), "the daily launch stays silent");
     }
 
     #[test]
