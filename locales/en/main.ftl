@@ -279,9 +279,7 @@ peer-event-left = { $name } left
 peer-event-updated = { $name } changed
 
 ## Terminal UI
-tui-welcome-next = Press Enter to set up your mesh and open Claude Code.
 tui-quit-hint = q to quit
-tui-placeholder = This screen is not built yet.
 tui-dash-peers = { $count ->
     [one] 1 peer
    *[other] { $count } peers
@@ -349,3 +347,42 @@ tui-dash-switcher-hint = ↑↓ choose · Enter switch · Esc close
 err-tui-not-a-terminal = The full-screen view needs a terminal, and stdin or stdout is not one.
 hint-tui-not-a-terminal = Run it in an interactive terminal, or use claudemesh peers and claudemesh inbox.
 err-tui-terminal = The terminal failed: { $detail }
+
+## Terminal UI: guided flows (launch, join, new, invite)
+tui-welcome-creating = Creating your mesh…
+tui-welcome-ready = Your mesh "{ $mesh }" is ready.
+tui-youre-in = You're in.
+tui-opening-claude = Opening Claude Code…
+tui-picker-title = Which mesh?
+tui-picker-keys = ↑↓ choose · Enter open · q quit
+tui-join-detected = Detected invite in clipboard.
+tui-join-mesh = Mesh
+tui-join-inviter = Invited by
+tui-join-role = Role
+tui-join-broker = Broker
+tui-join-choice = Join "{ $mesh }"
+tui-join-continue = Continue to "{ $mesh }"
+tui-join-own = Set up my own mesh instead
+tui-join-keys = Enter join · q quit
+tui-join-keys-choice = ↑↓ choose · Enter continue · q quit
+tui-join-joining = Joining { $mesh }…
+tui-join-done = Joined "{ $mesh }".
+tui-new-question = Name?
+tui-new-slug = Slug: { $slug }
+tui-new-invalid = Type a name of 1 to 64 characters.
+tui-new-creating = Creating "{ $mesh }"…
+tui-new-created = Created "{ $slug }".
+tui-new-keys = Enter create · Esc quit
+tui-invite-title = Invite someone to { $mesh }
+tui-invite-role = Role
+tui-invite-expires = Expires in
+tui-invite-keys = ↑↓ field · ←→ change · Enter create · q quit
+tui-invite-creating = Creating the invite…
+tui-invite-ready = Invite to { $mesh } as { $role }, valid for { $span }.
+tui-invite-copied = Copied to the clipboard. The other person runs: claudemesh <link>
+tui-invite-qr-small = Make the terminal larger to see the QR code.
+tui-invite-done-keys = Enter or q to close
+err-new-needs-name = The new mesh needs a name, and there is no terminal to ask for one.
+hint-new-name = Pass it: claudemesh new <NAME>
+err-mesh-ambiguous = Several meshes are joined and none is selected: { $known }.
+hint-mesh-flag = Pick one with --mesh SLUG, or make one current with claudemesh mesh use SLUG.

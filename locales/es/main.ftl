@@ -279,9 +279,7 @@ peer-event-left = { $name } se fue
 peer-event-updated = { $name } cambió
 
 ## Terminal UI
-tui-welcome-next = Pulsa Enter para preparar tu malla y abrir Claude Code.
 tui-quit-hint = q para salir
-tui-placeholder = Esta pantalla aún no está hecha.
 tui-dash-peers = { $count ->
     [one] 1 par
    *[other] { $count } pares
@@ -349,3 +347,42 @@ tui-dash-switcher-hint = ↑↓ elegir · Enter cambiar · Esc cerrar
 err-tui-not-a-terminal = La vista a pantalla completa necesita una terminal, y stdin o stdout no lo es.
 hint-tui-not-a-terminal = Ábrela en una terminal interactiva, o usa claudemesh peers y claudemesh inbox.
 err-tui-terminal = La terminal falló: { $detail }
+
+## Terminal UI: guided flows (launch, join, new, invite)
+tui-welcome-creating = Creando tu malla…
+tui-welcome-ready = Tu malla "{ $mesh }" está lista.
+tui-youre-in = Ya estás dentro.
+tui-opening-claude = Abriendo Claude Code…
+tui-picker-title = ¿Qué malla?
+tui-picker-keys = ↑↓ elegir · Enter abrir · q salir
+tui-join-detected = Hay una invitación en el portapapeles.
+tui-join-mesh = Malla
+tui-join-inviter = Invita
+tui-join-role = Rol
+tui-join-broker = Broker
+tui-join-choice = Unirse a "{ $mesh }"
+tui-join-continue = Seguir en "{ $mesh }"
+tui-join-own = Crear mi propia malla
+tui-join-keys = Enter unirse · q salir
+tui-join-keys-choice = ↑↓ elegir · Enter seguir · q salir
+tui-join-joining = Uniéndote a { $mesh }…
+tui-join-done = Te uniste a "{ $mesh }".
+tui-new-question = ¿Nombre?
+tui-new-slug = Slug: { $slug }
+tui-new-invalid = Escribe un nombre de 1 a 64 caracteres.
+tui-new-creating = Creando "{ $mesh }"…
+tui-new-created = "{ $slug }" creada.
+tui-new-keys = Enter crear · Esc salir
+tui-invite-title = Invitar a alguien a { $mesh }
+tui-invite-role = Rol
+tui-invite-expires = Caduca en
+tui-invite-keys = ↑↓ campo · ←→ cambiar · Enter crear · q salir
+tui-invite-creating = Creando la invitación…
+tui-invite-ready = Invitación a { $mesh } como { $role }, válida durante { $span }.
+tui-invite-copied = Copiada al portapapeles. La otra persona ejecuta: claudemesh <enlace>
+tui-invite-qr-small = Agranda la terminal para ver el código QR.
+tui-invite-done-keys = Enter o q para cerrar
+err-new-needs-name = La malla nueva necesita un nombre, y no hay terminal donde preguntarlo.
+hint-new-name = Pásalo: claudemesh new <NOMBRE>
+err-mesh-ambiguous = Hay varias mallas y ninguna está elegida: { $known }.
+hint-mesh-flag = Elige una con --mesh SLUG, o hazla la actual con claudemesh mesh use SLUG.

@@ -17,7 +17,7 @@ pub(crate) use edit::HOOKS;
 pub(crate) use edit::{Change, SERVER_NAME};
 pub(crate) use hook::{HookEvent, HookInput, session_start_output};
 pub(crate) use install::{InstallReport, UninstallReport, install, uninstall};
-pub(crate) use launch::{ClaudeBinary, LaunchPlan, is_installed};
+pub(crate) use launch::{ClaudeBinary, LaunchPlan, find_on_path, is_installed};
 pub(crate) use paths::ClaudePaths;
 
 use std::path::PathBuf;

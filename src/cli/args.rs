@@ -192,9 +192,9 @@ pub(crate) enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct NewArgs {
-    /// The mesh's name (1-64 characters).
+    /// The mesh's name (1-64 characters); on a terminal without it (and without -y), one question asks for it.
     #[arg(value_name = "NAME")]
-    pub mesh_name: String,
+    pub mesh_name: Option<String>,
     /// Broker WebSocket URL (ws://HOST:PORT/ws or wss://…); default: $CLAUDEMESH_BROKER, else this machine's
     /// embedded broker.
     #[arg(long, value_name = "URL")]
@@ -250,15 +250,34 @@ pub(crate) struct MsgIdArgs {
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct InviteArgs {
-    /// Role the invitee gets.
-    #[arg(long, value_enum, default_value_t = InviteRole::Member)]
-    pub role: InviteRole,
-    /// How long the invite stays valid (`30m`, `12h`, `7d`).
-    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
-    pub expires: Duration,
-    /// How many times the invite can be used (1-10000).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub uses: u32,
+    /// Role the invitee gets [default: member].
+    #[arg(long, value_enum)]
+    pub role: Option<InviteRole>,
+    /// How long the invite stays valid (`30m`, `12h`, `7d`) [default: 7d].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub expires: Option<Duration>,
+    /// How many times the invite can be used (1-10000) [default: 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub uses: Option<u32>,
+}
+
+impl InviteArgs {
+    /// Any flag given: `invite` on a terminal then runs without its screen.
+    pub(crate) fn any_given(&self) -> bool {
+        self.role.is_some() || self.expires.is_some() || self.uses.is_some()
+    }
+
+    pub(crate) fn role(&self) -> InviteRole {
+        self.role.unwrap_or(InviteRole::Member)
+    }
+
+    pub(crate) fn expires(&self) -> Duration {
+        self.expires.unwrap_or(Duration::from_secs(7 * 86_400))
+    }
+
+    pub(crate) fn uses(&self) -> u32 {
+        self.uses.unwrap_or(1)
+    }
 }
 
 /// `invite` alone creates one (the flags below); `invite create|list|revoke` name the action.

@@ -16,7 +16,6 @@ use crate::config::{Config, Env, Home, sanitize_session_id};
 use crate::i18n::{t, t_args};
 use crate::proto::is_valid_name;
 
-use super::args::GlobalFlags;
 use super::context::{Ctx, now_ms, runtime};
 use super::error::CliError;
 
@@ -151,16 +150,6 @@ pub(crate) fn uninstall(ctx: &Ctx) -> Result<(), CliError> {
     print_backups(ctx, &report.backups);
     ctx.out.next_step(&t("uninstall-next"));
     Ok(())
-}
-
-/// Whether bare `claudemesh` should launch: not `--json`, and a mesh is selected (`--mesh`, `$CLAUDEMESH_MESH` or
-/// the current one).
-pub(crate) fn bare_launches(env: &Env, global: &GlobalFlags) -> bool {
-    if global.json {
-        return false;
-    }
-    let Ok(ctx) = Ctx::new(env.clone(), global.clone()) else { return false };
-    ctx.load_config().is_ok_and(|config| ctx.select_mesh(&config, None).is_ok())
 }
 
 /// `claudemesh launch [--name NAME] [-- CLAUDE_ARGS…]`: returns only on failure (success replaces the process).

@@ -31,6 +31,23 @@ fn op(resource: &'static str, verb: &'static str, class: OpClass) -> Option<Clas
     Some(Classified { resource, verb, class, peers: Vec::new() })
 }
 
+impl Classified {
+    /// `mesh new`: creating a mesh (the verb, `new` without a name, and a first run's personal mesh).
+    pub(crate) fn mesh_new() -> Self {
+        Classified { resource: "mesh", verb: "new", class: OpClass::Write, peers: Vec::new() }
+    }
+
+    /// `mesh join`: redeeming an invite (the verb, `claudemesh <url>`, and an invite from the clipboard).
+    pub(crate) fn mesh_join() -> Self {
+        Classified { resource: "mesh", verb: "join", class: OpClass::Write, peers: Vec::new() }
+    }
+
+    /// `invite create`.
+    pub(crate) fn invite_create() -> Self {
+        Classified { resource: "invite", verb: "create", class: OpClass::Write, peers: Vec::new() }
+    }
+}
+
 /// The broker-touching verbs and what they are; `None` for local verbs and long-running roles.
 pub(crate) fn classify(command: &Command) -> Option<Classified> {
     use OpClass::{Destructive, Read, Write};
@@ -41,8 +58,8 @@ pub(crate) fn classify(command: &Command) -> Option<Classified> {
         Command::Inbox(_) | Command::Message { action: MessageAction::Inbox(_) } => op("message", "inbox", Read),
         Command::MsgStatus(_) | Command::Message { action: MessageAction::Status(_) } => op("message", "status", Read),
         Command::Peers(_) | Command::Peer { action: PeerAction::List(_) } => op("peer", "list", Read),
-        Command::New(_) | Command::Mesh { action: MeshAction::New(_) } => op("mesh", "new", Write),
-        Command::Join { .. } => op("mesh", "join", Write),
+        Command::New(_) | Command::Mesh { action: MeshAction::New(_) } => Some(Classified::mesh_new()),
+        Command::Join { .. } => Some(Classified::mesh_join()),
         Command::Rename(_) | Command::Mesh { action: MeshAction::Rename(_) } => op("mesh", "rename", Write),
         Command::Leave(_) | Command::Mesh { action: MeshAction::Leave(_) } => op("mesh", "leave", Destructive),
         Command::Mesh { action: MeshAction::Info } => op("mesh", "info", Read),
@@ -54,7 +71,7 @@ pub(crate) fn classify(command: &Command) -> Option<Classified> {
         Command::Group { action: GroupAction::Leave { .. } } => op("group", "leave", Write),
         Command::Group { action: GroupAction::List } => op("group", "list", Read),
         Command::Invite(InviteCmd { action: None | Some(InviteAction::Create(_)), .. }) => {
-            op("invite", "create", Write)
+            Some(Classified::invite_create())
         }
         Command::Invite(InviteCmd { action: Some(InviteAction::List), .. }) => op("invite", "list", Read),
         Command::Invite(InviteCmd { action: Some(InviteAction::Revoke { .. }), .. }) => {
@@ -69,6 +86,13 @@ pub(crate) struct Passed {
     what: Classified,
     /// The policy asked and the answer (or `--yes`) was yes: the verb's own confirmation need not ask again.
     pub confirmed: bool,
+}
+
+impl Passed {
+    /// This pass was for `what` (a flow takes a pass given before the terminal was entered only for its own work).
+    pub(crate) fn covers(&self, what: &Classified) -> bool {
+        self.what == *what
+    }
 }
 
 fn audit_class(class: OpClass) -> ActionClass {
@@ -100,9 +124,26 @@ fn record(ctx: &Ctx, e: AuditEvent) -> Result<(), CliError> {
     audit::append(&audit::log_path(&ctx.home), e).map_err(CliError::from)
 }
 
+/// Who answers a `prompt` decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ask {
+    /// `[y/N]` on the terminal (stdin and stderr), unless `--yes` answered in advance; without a terminal the
+    /// prompt is a refusal.
+    Terminal,
+    /// A flow's own confirm screen, already accepted with Enter for exactly this operation ("Join …", the new
+    /// mesh's name, "Create invite"). The full-screen UI owns stdin in raw mode, so it must never be read here.
+    Screen,
+}
+
 /// Evaluates the policy for `command` before anything touches the network. `Ok(None)`: nothing to check.
 pub(crate) fn check(ctx: &Ctx, command: &Command) -> Result<Option<Passed>, CliError> {
     let Some(what) = classify(command) else { return Ok(None) };
+    check_op(ctx, what, Ask::Terminal).map(Some)
+}
+
+/// Evaluates the policy for one operation and records the decision: the same gate for a typed verb and for work a
+/// flow of the full-screen UI starts (create, join, invite). `ask` says who answers a `prompt`.
+pub(crate) fn check_op(ctx: &Ctx, what: Classified, answer: Ask) -> Result<Passed, CliError> {
     let admin = ctx.env.admin_policy.clone().unwrap_or_else(|| PathBuf::from(ADMIN_POLICY));
     let user = ctx.home.root().join("policy.yaml");
     let policy = Policy::load(&user, ctx.global.policy.as_deref(), Some(&admin)).map_err(|e| {
@@ -121,7 +162,7 @@ pub(crate) fn check(ctx: &Ctx, command: &Command) -> Result<Option<Passed>, CliE
         Decision::Allow { .. } => {
             e.decision = Some(audit::Decision::Allow);
             record(ctx, e)?;
-            Ok(Some(Passed { what, confirmed: false }))
+            Ok(Passed { what, confirmed: false })
         }
         Decision::Deny { reason, .. } => {
             e.decision = Some(audit::Decision::Deny);
@@ -132,7 +173,10 @@ pub(crate) fn check(ctx: &Ctx, command: &Command) -> Result<Option<Passed>, CliE
                 .hint("hint-policy-denied"))
         }
         Decision::Prompt { reason, .. } => {
-            let allowed = if ctx.global.yes {
+            let allowed = if answer == Ask::Screen {
+                e.detail = Some(format!("{reason} (confirmed on screen)"));
+                true
+            } else if ctx.global.yes {
                 // `--yes` is the answer given in advance.
                 e.detail = Some(format!("{reason} (--yes)"));
                 true
@@ -150,7 +194,7 @@ pub(crate) fn check(ctx: &Ctx, command: &Command) -> Result<Option<Passed>, CliE
             e.decision = Some(if allowed { audit::Decision::PromptAllowed } else { audit::Decision::PromptDenied });
             record(ctx, e)?;
             if allowed {
-                Ok(Some(Passed { what, confirmed: true }))
+                Ok(Passed { what, confirmed: true })
             } else {
                 Err(CliError::new(Exit::Forbidden, "policy_declined", "err-policy-declined").arg("action", action))
             }
@@ -174,14 +218,21 @@ fn ask(action: &str, peers: &[String], reason: &str) -> Result<bool, CliError> {
 
 /// Records how a write or destructive verb ended (reads are recorded by their policy decision only).
 pub(crate) fn finish(ctx: &Ctx, passed: Option<Passed>, result: &Result<(), CliError>) -> Result<(), CliError> {
-    let Some(Passed { what, .. }) = passed else { return Ok(()) };
+    let Some(passed) = passed else { return Ok(()) };
+    finish_op(ctx, passed, result.as_ref().err())
+}
+
+/// Records how one operation let through by `check_op` ended (`error`: `None` when it succeeded). A flow calls this
+/// as soon as its work is done, before any handoff: the exec into `claude` never returns to `finish`.
+pub(crate) fn finish_op(ctx: &Ctx, passed: Passed, error: Option<&CliError>) -> Result<(), CliError> {
+    let Passed { what, .. } = passed;
     if what.class == OpClass::Read {
         return Ok(());
     }
     let mut e = event(ctx, &what, EventKind::Verb);
-    match result {
-        Ok(()) => e.outcome = Some(Outcome::Ok),
-        Err(err) => {
+    match error {
+        None => e.outcome = Some(Outcome::Ok),
+        Some(err) => {
             e.outcome = Some(Outcome::Error);
             e.detail = Some(err.reason.to_string());
         }

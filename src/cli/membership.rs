@@ -10,8 +10,8 @@ use crate::crypto::{SigningKey, fingerprint, random_bytes, verify_hex};
 use crate::i18n::{t, t_args};
 use crate::output::{self, Role as Paint, icon, table};
 use crate::proto::{
-    CloseCode, ErrorCode, HelloResult, Invite, InviteCreateParams, InviteCreateResult, MeshId, MeshRenameParams, Role,
-    is_valid_name, method,
+    CloseCode, ErrorCode, HelloResult, Invite, InviteCreateParams, InviteCreateResult, MeshId, MeshRenameParams,
+    RedeemResult, Role, is_valid_name, method,
 };
 use crate::store::Inbox;
 
@@ -98,6 +98,41 @@ pub(crate) fn new_mesh(
     broker: Option<&str>,
     display: Option<&str>,
 ) -> Result<(), CliError> {
+    let (entry, hello) = create_mesh(ctx, mesh_name, broker, display)?;
+    if ctx.out.json {
+        ctx.out.json(json!({
+            "mesh": mesh_json(&entry),
+            "peer": { "id": hello.peer.id, "name": hello.peer.name },
+            "current": true,
+        }));
+        return Ok(());
+    }
+    ctx.out.success(&t("new-done"));
+    ctx.out.line(&format!(
+        "{} {}",
+        ctx.out.paint(Paint::Primary, icon::MESH),
+        t_args(
+            "new-details",
+            &[
+                ("mesh", entry.name.as_str().into()),
+                ("slug", entry.slug.as_str().into()),
+                ("name", hello.peer.name.as_str().into()),
+                ("broker", entry.broker.as_str().into()),
+            ],
+        )
+    ));
+    ctx.out.next_step(&t("new-next"));
+    Ok(())
+}
+
+/// Creates a mesh on `broker` (default: `$CLAUDEMESH_BROKER`, else the daemon's embedded broker) and makes it
+/// current; prints nothing. `new`, the new-mesh screen and the first run's personal mesh all come here.
+pub(crate) fn create_mesh(
+    ctx: &Ctx,
+    mesh_name: &str,
+    broker: Option<&str>,
+    display: Option<&str>,
+) -> Result<(MeshEntry, HelloResult), CliError> {
     let mesh_name = mesh_name.trim();
     check_mesh_name(mesh_name)?;
     let broker = match broker.map(str::to_string).or_else(|| ctx.env.broker.clone()) {
@@ -127,31 +162,7 @@ pub(crate) fn new_mesh(
     };
 
     let entry = adopt(ctx, &mut config, &mesh_id, &hello, &hello.mesh.name, broker, display)?;
-
-    if ctx.out.json {
-        ctx.out.json(json!({
-            "mesh": mesh_json(&entry),
-            "peer": { "id": hello.peer.id, "name": hello.peer.name },
-            "current": true,
-        }));
-        return Ok(());
-    }
-    ctx.out.success(&t("new-done"));
-    ctx.out.line(&format!(
-        "{} {}",
-        ctx.out.paint(Paint::Primary, icon::MESH),
-        t_args(
-            "new-details",
-            &[
-                ("mesh", entry.name.as_str().into()),
-                ("slug", entry.slug.as_str().into()),
-                ("name", hello.peer.name.as_str().into()),
-                ("broker", entry.broker.as_str().into()),
-            ],
-        )
-    ));
-    ctx.out.next_step(&t("new-next"));
-    Ok(())
+    Ok((entry, hello))
 }
 
 /// An invite to `identity`'s mesh, signed by its member key (the broker registers it; see docs/protocol.md).
@@ -186,6 +197,40 @@ pub(crate) fn invite(ctx: &Ctx, role: InviteRole, expires: Duration, uses: u32) 
     let config = ctx.load_config()?;
     let entry = ctx.select_mesh(&config, None)?;
     require_admin(entry, "err-invite-needs-admin")?;
+    let (url, created, role) = create_invite(ctx, entry, role, expires, uses)?;
+    if ctx.out.json {
+        ctx.out.json(json!({
+            "url": url,
+            "invite_id": created.invite_id,
+            "role": role.as_str(),
+            "expires_at": created.expires_at,
+            "uses": created.uses,
+        }));
+        return Ok(());
+    }
+    ctx.out.success(&t_args(
+        "invite-done",
+        &[
+            ("role", role.as_str().into()),
+            ("uses", created.uses.into()),
+            ("span", output::short_duration(expires.as_secs()).into()),
+            ("mesh", entry.name.as_str().into()),
+        ],
+    ));
+    ctx.out.line(&url);
+    ctx.out.next_step(&t("invite-next"));
+    Ok(())
+}
+
+/// Creates an invite to `entry` (the caller checked the role) through the daemon, else directly; prints nothing.
+/// `invite` and the invite screen both come here.
+pub(crate) fn create_invite(
+    ctx: &Ctx,
+    entry: &MeshEntry,
+    role: InviteRole,
+    expires: Duration,
+    uses: u32,
+) -> Result<(String, InviteCreateResult, Role), CliError> {
     let role = match role {
         InviteRole::Admin => Role::Admin,
         InviteRole::Member => Role::Member,
@@ -228,29 +273,7 @@ pub(crate) fn invite(ctx: &Ctx, role: InviteRole, expires: Duration, uses: u32) 
             })?
         }
     };
-
-    if ctx.out.json {
-        ctx.out.json(json!({
-            "url": url,
-            "invite_id": created.invite_id,
-            "role": role.as_str(),
-            "expires_at": created.expires_at,
-            "uses": created.uses,
-        }));
-        return Ok(());
-    }
-    ctx.out.success(&t_args(
-        "invite-done",
-        &[
-            ("role", role.as_str().into()),
-            ("uses", created.uses.into()),
-            ("span", output::short_duration(expires.as_secs()).into()),
-            ("mesh", entry.name.as_str().into()),
-        ],
-    ));
-    ctx.out.line(&url);
-    ctx.out.next_step(&t("invite-next"));
-    Ok(())
+    Ok((url, created, role))
 }
 
 /// The broker's clock minus ours, as the daemon's link to `slug`'s broker measured it on connect (the link is
@@ -273,15 +296,27 @@ async fn broker_clock_offset(local: &mut crate::client::local::LocalClient, slug
     Ok(find(&status).unwrap_or(0))
 }
 
-/// `claudemesh join <url> [--name DISPLAY]` and bare `claudemesh <url>`.
-pub(crate) fn join(ctx: &Ctx, url: &str, display: Option<&str>) -> Result<(), CliError> {
+/// The invite behind `url`, after the checks that need no network: it parses and its signature holds. Whether
+/// it has expired is the broker's call, on its clock (ours may be off): it answers `invite_expired` at redemption.
+/// `join` and the join confirm screen both start here.
+pub(crate) fn check_invite(url: &str) -> Result<Invite, CliError> {
     let invite = Invite::from_url(url)?;
     if verify_hex(invite.issuer.bytes(), &invite.signed_bytes(), &invite.sig).is_err() {
         return Err(CliError::new(Exit::InvalidArgs, "invite_forged", "err-invite-forged").hint("hint-ask-new-invite"));
     }
-    // Whether the invite has expired is the broker's call, on its clock (ours may be off): it answers
-    // `invite_expired` at redemption.
-    let mut config = ctx.load_config()?;
+    Ok(invite)
+}
+
+/// Whether a failure of `check_invite` or `redeem` is the invite's own fault (the invite-invalid overlay), not
+/// the network's or the disk's.
+pub(crate) fn is_invite_refusal(e: &CliError) -> bool {
+    e.reason.starts_with("invite_")
+}
+
+/// `claudemesh join <url> [--name DISPLAY]` and bare `claudemesh <url>`.
+pub(crate) fn join(ctx: &Ctx, url: &str, display: Option<&str>) -> Result<(), CliError> {
+    let invite = check_invite(url)?;
+    let config = ctx.load_config()?;
     if let Some(existing) = config.by_id(invite.mesh.as_str()) {
         if ctx.out.json {
             ctx.out.json(json!({ "mesh": mesh_json(existing), "already_member": true }));
@@ -293,25 +328,7 @@ pub(crate) fn join(ctx: &Ctx, url: &str, display: Option<&str>) -> Result<(), Cl
         }
         return Ok(());
     }
-    let display = ctx.display_name(display)?;
-    let mesh_id = invite.mesh.clone();
-    let identity = fresh_identity(ctx, &mesh_id, &display)?;
-    let token = invite.to_token();
-    let joined = runtime()?.block_on(async {
-        let (session, redeemed) = MeshSession::redeem(identity, &invite, &token).await?;
-        let hello = session.hello().clone();
-        session.close().await;
-        Ok::<_, ClientError>((hello, redeemed))
-    });
-    let (hello, redeemed) = match joined {
-        Ok(j) => j,
-        Err(e) => {
-            let _ = ctx.home.remove_mesh_keys(mesh_id.as_str());
-            return Err(e.into());
-        }
-    };
-
-    let entry = adopt(ctx, &mut config, &mesh_id, &hello, &redeemed.mesh.name, invite.broker.clone(), display)?;
+    let (entry, hello, redeemed) = redeem(ctx, &invite, display)?;
 
     if ctx.out.json {
         ctx.out.json(json!({
@@ -338,6 +355,35 @@ pub(crate) fn join(ctx: &Ctx, url: &str, display: Option<&str>) -> Result<(), Cl
     ));
     ctx.out.next_step(&t("join-next"));
     Ok(())
+}
+
+/// Redeems a checked invite at its broker and records the membership (current from now on); prints nothing.
+pub(crate) fn redeem(
+    ctx: &Ctx,
+    invite: &Invite,
+    display: Option<&str>,
+) -> Result<(MeshEntry, HelloResult, RedeemResult), CliError> {
+    let mut config = ctx.load_config()?;
+    let display = ctx.display_name(display)?;
+    let mesh_id = invite.mesh.clone();
+    let identity = fresh_identity(ctx, &mesh_id, &display)?;
+    let token = invite.to_token();
+    let joined = runtime()?.block_on(async {
+        let (session, redeemed) = MeshSession::redeem(identity, invite, &token).await?;
+        let hello = session.hello().clone();
+        session.close().await;
+        Ok::<_, ClientError>((hello, redeemed))
+    });
+    let (hello, redeemed) = match joined {
+        Ok(j) => j,
+        Err(e) => {
+            let _ = ctx.home.remove_mesh_keys(mesh_id.as_str());
+            return Err(e.into());
+        }
+    };
+
+    let entry = adopt(ctx, &mut config, &mesh_id, &hello, &redeemed.mesh.name, invite.broker.clone(), display)?;
+    Ok((entry, hello, redeemed))
 }
 
 /// `claudemesh list`

@@ -66,7 +66,7 @@ pub(crate) fn main() -> ExitCode {
 
     let is_server = matches!(cli.command, Some(Command::Broker(_) | Command::Daemon(_)));
     // While the full-screen UI runs, stderr is the screen: logs go to a file instead.
-    if let Some(log) = tui_entry::log_file(&env, cli.command.as_ref(), cli.global.json) {
+    if let Some(log) = tui_entry::log_file(&env, cli.command.as_ref(), &cli.global) {
         tui_entry::init_file_logging(env.log_filter.as_deref(), &log);
     } else {
         init_logging(env.log_filter.as_deref(), if is_server { "info" } else { "warn" }, env.no_color);
@@ -100,23 +100,24 @@ pub(crate) fn main() -> ExitCode {
     };
     let command = match cli.command {
         Some(command) => command,
-        None if claude_verbs::bare_launches(&env, &cli.global) => {
-            Command::Launch { name: None, claude_args: Vec::new() }
-        }
-        None => {
-            // First run on a terminal: the launch flow; it falls back to the short help when it cannot go on.
-            if let Err(e) = tui_entry::first_run(&env, &cli.global) {
-                return report(&printer, &e);
+        // Bare `claudemesh`: a returning user launches with zero frames; a first run, an invite in the clipboard or
+        // an ambiguous mesh go through the launch flow on a terminal; without one, the short help.
+        None => match tui_entry::bare(&env, &cli.global) {
+            Ok(tui_entry::Bare::Launch) => Command::Launch { name: None, claude_args: Vec::new() },
+            Ok(tui_entry::Bare::Help) => {
+                print_short_help(&printer);
+                return ExitCode::SUCCESS;
             }
-            print_short_help(&printer);
-            return ExitCode::SUCCESS;
-        }
+            Ok(tui_entry::Bare::Ended) => return ExitCode::SUCCESS,
+            Err(e) => return report(&printer, &e),
+        },
     };
     let result = Ctx::new(env, cli.global.clone()).and_then(|mut ctx| {
         ctx.out = printer;
         ctx.warn_permissions();
         // The policy decides before any network I/O; the decision and every write's outcome go to the audit log.
-        let passed = gate::check(&ctx, &command)?;
+        // A verb that opens a flow is gated inside it, after its confirm screen (`tui_entry::FlowEffects`).
+        let passed = if tui_entry::opens_flow(&command, &ctx.global) { None } else { gate::check(&ctx, &command)? };
         if passed.as_ref().is_some_and(|p| p.confirmed) {
             ctx.global.yes = true;
         }
@@ -178,16 +179,25 @@ fn run_broker(args: crate::broker::BrokerArgs, env: &Env) -> ExitCode {
 fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
     match command {
         Command::Broker(_) => Err(CliError::internal("broker dispatched twice")),
-        Command::New(a) | Command::Mesh { action: MeshAction::New(a) } => {
-            membership::new_mesh(ctx, &a.mesh_name, a.broker.as_deref(), a.display_name.as_deref())
+        Command::New(a) | Command::Mesh { action: MeshAction::New(a) } => match a.mesh_name.as_deref() {
+            Some(name) => membership::new_mesh(ctx, name, a.broker.as_deref(), a.display_name.as_deref()),
+            None => tui_entry::new_mesh(ctx, &a),
+        },
+        Command::Invite(InviteCmd { action: None, create: a })
+            if !a.any_given() && tui_entry::interactive(&ctx.global) =>
+        {
+            tui_entry::invite(ctx)
         }
         Command::Invite(InviteCmd { action: None, create: a })
         | Command::Invite(InviteCmd { action: Some(InviteAction::Create(a)), .. }) => {
-            membership::invite(ctx, a.role, a.expires, a.uses)
+            membership::invite(ctx, a.role(), a.expires(), a.uses())
         }
         Command::Invite(InviteCmd { action: Some(InviteAction::List), .. }) => resources::invite_list(ctx),
         Command::Invite(InviteCmd { action: Some(InviteAction::Revoke { id }), .. }) => {
             resources::invite_revoke(ctx, &id)
+        }
+        Command::Join { url, display_name } if tui_entry::interactive(&ctx.global) => {
+            tui_entry::join(ctx, &url, display_name.as_deref())
         }
         Command::Join { url, display_name } => membership::join(ctx, &url, display_name.as_deref()),
         Command::List | Command::Mesh { action: MeshAction::List } => membership::list(ctx),

@@ -50,6 +50,9 @@ pub(crate) struct Env {
     pub path: Option<String>,
     /// `CLAUDEMESH_DEBUG_CLOCK_SKEW` (`+3h`, `-90m`): shifts this process's wall clock, for tests of clock skew.
     pub clock_skew_ms: Option<i64>,
+    /// `CLAUDEMESH_CLIPBOARD`: taken as the clipboard's text instead of asking `wl-paste`/`xclip`/`xsel`/`pbpaste`
+    /// (tests; any text that is not an invite link turns the clipboard check off).
+    pub clipboard: Option<String>,
 }
 
 impl Env {
@@ -88,6 +91,7 @@ impl Env {
             claude_config_dir: get("CLAUDE_CONFIG_DIR").map(PathBuf::from),
             clock_skew_ms: get("CLAUDEMESH_DEBUG_CLOCK_SKEW").and_then(|v| parse_skew(&v)),
             path: get("PATH"),
+            clipboard: get("CLAUDEMESH_CLIPBOARD"),
         }
     }
 

@@ -9,7 +9,7 @@ mod meshes;
 pub(crate) use env::Env;
 pub(crate) use files::Home;
 pub(crate) use keys::sanitize_session_id;
-pub(crate) use meshes::{Config, MeshEntry};
+pub(crate) use meshes::{Config, MeshEntry, slugify};
 
 use std::path::PathBuf;
 

@@ -8,7 +8,7 @@ use ratatui::crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventK
 
 use super::action::Action;
 use super::event::{DaemonEvent, Event, Events};
-use super::flows::{self, FlowState};
+use super::flows::{self, Effect, Effects, FlowState};
 use super::overlay::{Overlay, RECONNECTED_TICKS};
 use super::router::{FlowId, Router, ScreenId, View};
 use super::screen::screen_for;
@@ -33,6 +33,8 @@ pub(crate) struct App {
     generation: u64,
     drawn: Option<u64>,
     quit: bool,
+    /// Does the flows' effects; `None` in tests and the dashboard.
+    effects: Option<std::sync::Arc<dyn Effects>>,
 }
 
 impl App {
@@ -40,7 +42,18 @@ impl App {
         let mut state = AppState::new(look);
         state.flow = flow_state;
         state.dash.now_ms = now_ms();
-        Self { state, router: Router::new(flow), generation: 0, drawn: None, quit: false }
+        Self { state, router: Router::new(flow), generation: 0, drawn: None, quit: false, effects: None }
+    }
+
+    /// The app with the runner of the flows' effects (creating, joining, inviting).
+    pub(crate) fn with_effects(mut self, effects: std::sync::Arc<dyn Effects>) -> Self {
+        self.effects = Some(effects);
+        self
+    }
+
+    /// The effect the flow asked for, if any (taken: each runs once).
+    pub(crate) fn take_effect(&mut self) -> Option<Effect> {
+        self.state.flow.pending.take()
     }
 
     /// What is on screen now.
@@ -61,7 +74,8 @@ impl App {
         }
         match self.screen() {
             ScreenId::Handoff => Some(Outcome::Handoff { mesh: self.state.flow.mesh.clone() }),
-            ScreenId::Done => Some(Outcome::Done),
+            // A flow that ended on a modal overlay (an invalid invite) ends once it is dismissed.
+            ScreenId::Done if !self.router.overlays().iter().any(Overlay::is_modal) => Some(Outcome::Done),
             _ => None,
         }
     }
@@ -91,16 +105,11 @@ impl App {
             Event::Daemon(e) => Some(Action::Daemon(e)),
             Event::Tick => Some(Action::Tick),
             Event::Terminate => Some(Action::Quit),
+            Event::Action(action) => Some(action),
         };
         if let Some(action) = action {
             self.update(action);
         }
-    }
-
-    /// Bracketed paste: text for the dashboard's compose box or filter (no modal overlay open).
-    fn on_paste(&self, text: String) -> Option<Action> {
-        let modal = matches!(self.view(), View::Overlay(o) if o.is_modal());
-        (!modal && self.screen() == ScreenId::Dashboard).then_some(Action::Dash(dash::DashAction::Paste(text)))
     }
 
     fn on_key(&self, key: KeyEvent) -> Option<Action> {
@@ -113,6 +122,19 @@ impl App {
         match self.view() {
             View::Overlay(overlay) if overlay.is_modal() => overlay.on_key(key),
             _ => screen_for(self.screen()).on_key(&self.state, key),
+        }
+    }
+
+    /// A bracketed paste goes to the text input of the focused screen: the new mesh's name, the dashboard's compose
+    /// box or filter (none while a modal overlay is up).
+    fn on_paste(&self, text: String) -> Option<Action> {
+        if matches!(self.view(), View::Overlay(overlay) if overlay.is_modal()) {
+            return None;
+        }
+        match self.screen() {
+            ScreenId::NewName => Some(Action::Flow(flows::FlowAction::Paste(text))),
+            ScreenId::Dashboard => Some(Action::Dash(dash::DashAction::Paste(text))),
+            _ => None,
         }
     }
 
@@ -195,6 +217,9 @@ pub(crate) async fn run<B: Backend>(
         }
         if app.needs_draw() {
             terminal.draw(|frame| app.draw(frame))?;
+        }
+        while let Some(effect) = app.take_effect() {
+            flows::effects::run(effect, app.effects.clone(), events.sender());
         }
         match events.next().await {
             Some(event) => app.handle(event),

@@ -35,6 +35,8 @@ pub(crate) enum Event {
     Tick,
     /// SIGTERM, SIGINT or SIGHUP: leave and restore the terminal.
     Terminate,
+    /// A background task's result, as the action it asks for (a flow's effect reporting back).
+    Action(super::action::Action),
 }
 
 /// What the daemon subscription reports, already sorted by kind. Payloads stay JSON where the local API has no

@@ -26,7 +26,8 @@ use crate::config::Env;
 
 use app::{App, Outcome};
 use event::{DaemonFeed, Events};
-pub(crate) use flows::FlowState;
+pub(crate) use flows::effects::{JoinFailure, read_clipboard};
+pub(crate) use flows::{Effects, Expiry, FlowState, InviteCard, InviteRole};
 use look::Look;
 pub(crate) use router::FlowId;
 
@@ -46,7 +47,7 @@ pub(crate) enum TuiError {
 }
 
 /// What to run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Start {
     pub flow: FlowId,
     /// What the caller already knows (first run, joined meshes, the mesh from a flag or the cache …).
@@ -59,11 +60,24 @@ pub(crate) struct Start {
     pub name: Option<String>,
     /// Arguments for `claude` on handoff.
     pub claude_args: Vec<String>,
+    /// Does the flows' work (create, join, invite); the CLI's verbs behind it.
+    pub effects: Option<std::sync::Arc<dyn Effects>>,
+    /// Opens on the invite-invalid overlay with this (localized) reason: an invite that failed its local checks.
+    pub invite_invalid: Option<String>,
 }
 
 impl Start {
     pub(crate) fn new(flow: FlowId) -> Self {
-        Self { flow, flow_state: FlowState::default(), home: None, mesh: None, name: None, claude_args: Vec::new() }
+        Self {
+            flow,
+            flow_state: FlowState::default(),
+            home: None,
+            mesh: None,
+            name: None,
+            claude_args: Vec::new(),
+            effects: None,
+            invite_invalid: None,
+        }
     }
 }
 
@@ -81,8 +95,14 @@ pub(crate) enum Exit {
 /// Runs a flow or the dashboard. A flow that starts on its handoff step execs `claude` without drawing a frame.
 pub(crate) fn run(env: &Env, start: Start) -> Result<Exit, TuiError> {
     let mut app = App::new(start.flow, Look::current(), start.flow_state.clone());
+    if let Some(effects) = &start.effects {
+        app = app.with_effects(effects.clone());
+    }
+    if let Some(reason) = &start.invite_invalid {
+        app.update(action::Action::PushOverlay(overlay::Overlay::InviteInvalid { reason: reason.clone() }));
+    }
     if let Some(outcome) = app.outcome() {
-        return finish(env, &start, None, outcome);
+        return finish(env, &start, &app, None, outcome);
     }
     if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
         return Err(TuiError::NotATerminal);
@@ -103,18 +123,19 @@ pub(crate) fn run(env: &Env, start: Start) -> Result<Exit, TuiError> {
     // The input reader may sit in a blocking read; do not wait for it.
     runtime.shutdown_background();
     let (tui, outcome) = ran?;
-    finish(env, &start, Some(tui), outcome)
+    finish(env, &start, &app, Some(tui), outcome)
 }
 
-/// Restores the terminal, or hands it to `claude`.
-fn finish(env: &Env, start: &Start, tui: Option<terminal::Tui>, outcome: Outcome) -> Result<Exit, TuiError> {
+/// Restores the terminal, or hands it to `claude` with the flow's closing lines left on the normal screen.
+fn finish(env: &Env, start: &Start, app: &App, tui: Option<terminal::Tui>, outcome: Outcome) -> Result<Exit, TuiError> {
     match outcome {
         Outcome::Quit => Ok(Exit::Quit),
         Outcome::Done => Ok(Exit::Done),
         Outcome::Handoff { mesh: None } => Ok(Exit::NoMesh),
         Outcome::Handoff { mesh: Some(mesh) } => {
             let plan = ClaudeBinary::find(env)?.plan(env, &mesh, start.name.as_deref(), &start.claude_args);
-            Err(TuiError::Claude(terminal::handoff(tui, plan)))
+            let farewell = flows::welcome::farewell(&app.state.look, start.flow, &app.state.flow);
+            Err(TuiError::Claude(terminal::handoff(tui, &farewell, plan)))
         }
     }
 }

@@ -105,7 +105,10 @@ fn status_line(frame: &mut Frame, area: Rect, line: Line<'_>) {
 
 /// A cleared, centred panel with a muted border.
 fn modal(frame: &mut Frame, area: Rect, look: &Look, text: Text<'_>) {
-    let height = u16::try_from(text.lines.len()).unwrap_or(u16::MAX).saturating_add(2);
+    // Rows after wrapping inside the border, so a long reason does not push the last line out of the panel.
+    let inner = usize::from(area.width.min(64).saturating_sub(2)).max(1);
+    let rows: usize = text.lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let height = u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2);
     let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
     let [panel] = Layout::horizontal([Constraint::Max(64)]).flex(Flex::Center).areas(row);
     frame.render_widget(Clear, panel);

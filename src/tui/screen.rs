@@ -1,16 +1,13 @@
 //! The `Screen` seam: a screen renders from the state and turns keys into actions, nothing else (no I/O). `screen_for`
-//! maps each `ScreenId` to its implementation; unbuilt screens show a placeholder.
+//! maps each `ScreenId` to its implementation.
 
 use ratatui::Frame;
-use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Text};
-use ratatui::widgets::Paragraph;
 
 use super::action::Action;
 use super::router::ScreenId;
 use super::state::AppState;
-use super::theme::{Icon, Role};
 use super::{dash, flows};
 
 /// A full screen.
@@ -26,30 +23,11 @@ pub(crate) fn screen_for(id: ScreenId) -> &'static dyn Screen {
     match id {
         ScreenId::Welcome => &flows::welcome::Welcome,
         ScreenId::Dashboard => &dash::Dashboard,
-        ScreenId::MeshPicker
-        | ScreenId::JoinConfirm
-        | ScreenId::NewName
-        | ScreenId::InviteOptions
-        | ScreenId::InviteUrl
-        | ScreenId::Handoff
-        | ScreenId::Done => &Placeholder,
-    }
-}
-
-/// Stands in for a screen not built yet: says so, and `q` quits.
-struct Placeholder;
-
-impl Screen for Placeholder {
-    fn render(&self, state: &AppState, frame: &mut Frame, area: Rect) {
-        let look = &state.look;
-        let text = Text::from(vec![
-            Line::styled(format!("{} {}", look.icon(Icon::Warn), look.t("tui-placeholder")), look.style(Role::Warning)),
-            Line::styled(look.t("tui-quit-hint"), look.style(Role::Muted)),
-        ]);
-        frame.render_widget(Paragraph::new(text), area);
-    }
-
-    fn on_key(&self, _: &AppState, key: KeyEvent) -> Option<Action> {
-        matches!(key.code, KeyCode::Char('q') | KeyCode::Esc).then_some(Action::Quit)
+        ScreenId::MeshPicker => &flows::picker::MeshPicker,
+        ScreenId::JoinConfirm => &flows::join::JoinConfirm,
+        ScreenId::NewName => &flows::new_mesh::NewName,
+        ScreenId::InviteOptions => &flows::invite::InviteOptions,
+        ScreenId::InviteUrl => &flows::invite::InviteUrl,
+        ScreenId::Handoff | ScreenId::Done => &flows::welcome::Blank,
     }
 }

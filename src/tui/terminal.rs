@@ -1,7 +1,8 @@
 //! The only code that touches terminal modes: enters the full-screen TUI (raw mode, alternate screen, bracketed
 //! paste, hidden cursor, optional mouse) and restores it — on drop, on panic (a hook that restores before the
 //! message prints), after SIGTERM/SIGINT (the event loop ends and the guard drops) and on handoff, where it
-//! restores, flushes and then execs `claude`.
+//! restores, prints the flow's closing lines on the normal screen (handed in as data), flushes and then execs
+//! `claude`.
 
 use std::io::{self, Stdout, Write};
 use std::sync::Once;
@@ -14,6 +15,7 @@ use ratatui::crossterm::event::{DisableBracketedPaste, DisableMouseCapture, Enab
 use ratatui::crossterm::style::{Attribute, ResetColor, SetAttribute};
 use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use ratatui::crossterm::{execute, queue};
+use ratatui::text::Line;
 
 use crate::claude::{ClaudeError, LaunchPlan};
 
@@ -89,16 +91,58 @@ fn write_restore(out: &mut impl Write) -> io::Result<()> {
     out.flush()
 }
 
-/// Restores the terminal (when entered), flushes stdout and stderr, then execs `claude`; returns only when the
-/// exec failed. `tui` is consumed so nothing draws after the restore.
-pub(crate) fn handoff(tui: Option<Tui>, plan: LaunchPlan) -> ClaudeError {
+/// Restores the terminal (when entered), prints `farewell` on the normal screen (the flow's closing lines, which
+/// the alternate screen would otherwise take with it: they stay in the scrollback above Claude Code), flushes
+/// stdout and stderr, then execs `claude`; returns only when the exec failed. `tui` is consumed so nothing draws
+/// after the restore.
+pub(crate) fn handoff(tui: Option<Tui>, farewell: &[Line<'_>], plan: LaunchPlan) -> ClaudeError {
     drop(tui);
     if let Err(e) = restore() {
         tracing::warn!(error = %e, "cannot restore the terminal before starting claude");
     }
+    if let Err(e) = write_lines(&mut io::stdout(), farewell) {
+        tracing::debug!(error = %e, "cannot print the closing lines before starting claude");
+    }
     let _ = io::stdout().flush();
     let _ = io::stderr().flush();
     plan.exec()
+}
+
+/// Styled lines for the normal (cooked) screen: each span in its style (the theme already left out colour under
+/// `NO_COLOR`), SGR reset after it, one line each.
+fn write_lines(out: &mut impl Write, lines: &[Line<'_>]) -> io::Result<()> {
+    use ratatui::backend::IntoCrossterm;
+    use ratatui::crossterm::style::{Print, SetStyle};
+    for line in lines {
+        for span in &line.spans {
+            let style = line.style.patch(span.style);
+            if style == ratatui::style::Style::default() {
+                queue!(out, Print(span.content.as_ref()))?;
+            } else {
+                queue!(
+                    out,
+                    SetStyle(style.into_crossterm()),
+                    Print(span.content.as_ref()),
+                    SetAttribute(Attribute::Reset)
+                )?;
+            }
+        }
+        queue!(out, Print("\r\n"))?;
+    }
+    out.flush()
+}
+
+/// Puts `text` on the clipboard of the terminal the UI runs in (OSC 52; works over SSH and in tmux with
+/// `set-clipboard on`). Not a mode: nothing to restore.
+pub(crate) fn copy_osc52(text: &str) -> io::Result<()> {
+    let mut out = io::stdout();
+    out.write_all(osc52(text).as_bytes())?;
+    out.flush()
+}
+
+fn osc52(text: &str) -> String {
+    use base64::Engine;
+    format!("\x1b]52;c;{}\x07", base64::engine::general_purpose::STANDARD.encode(text))
 }
 
 /// Restores the terminal before the default hook prints the panic, so the message lands on a usable screen.
@@ -130,6 +174,41 @@ mod tests {
         ] {
             assert!(text.contains(seq), "{what}: {text:?}");
         }
+    }
+
+    #[test]
+    fn the_farewell_is_printed_styled_line_by_line_and_without_colour_under_no_color() {
+        use crate::tui::theme::Role;
+        use ratatui::style::{Color, Modifier, Style};
+        use ratatui::text::Span;
+        let lines = |ok: Style, strong: Style| {
+            vec![
+                Line::from(vec![Span::styled("✔", ok), Span::raw(" "), Span::styled("ready.", ok)]),
+                Line::default(),
+                Line::styled("You're in.", strong),
+            ]
+        };
+        let mut bytes = Vec::new();
+        let colour = lines(Style::new().fg(Color::Green), Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD));
+        write_lines(&mut bytes, &colour).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert_eq!(
+            text,
+            "\x1b[38;5;2m✔\x1b[0m \x1b[38;5;2mready.\x1b[0m\r\n\r\n\x1b[38;5;6m\x1b[1mYou're in.\x1b[0m\r\n"
+        );
+
+        // NO_COLOR: the theme's roles keep bold and drop colour, so no colour sequence is written.
+        let no_color = crate::tui::theme::Theme::detect(true, false, None);
+        let (ok, strong) = (no_color.style(Role::Success), no_color.style(Role::Primary));
+        let mut bytes = Vec::new();
+        write_lines(&mut bytes, &lines(ok, strong)).unwrap();
+        let plain = String::from_utf8(bytes).unwrap();
+        assert_eq!(plain, "\x1b[1m✔\x1b[0m \x1b[1mready.\x1b[0m\r\n\r\n\x1b[1mYou're in.\x1b[0m\r\n");
+    }
+
+    #[test]
+    fn osc52_carries_the_text_in_base64() {
+        assert_eq!(osc52("hi"), "\x1b]52;c;aGk=\x07");
     }
 
     #[test]

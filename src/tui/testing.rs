@@ -12,7 +12,7 @@ use ratatui::style::{Color, Modifier, Style};
 use super::action::Action;
 use super::app::{App, Outcome};
 use super::event::Event;
-use super::flows::FlowState;
+use super::flows::{Effect, FlowState};
 use super::look::Look;
 use super::router::{FlowId, View};
 use super::screen::Screen;
@@ -126,10 +126,12 @@ fn style_run(y: u16, (start, end, style): (u16, u16, Style)) -> String {
     format!("{y} {start}..{end} {} {}{mods}\n", color(style.fg), color(style.bg))
 }
 
-/// Drives an `App` with synthetic events and records each distinct view it shows.
+/// Drives an `App` with synthetic events and records each distinct view it shows, and the effects the flow asked
+/// for (taken as the loop would, never run: a test reports their results with `action`).
 pub(crate) struct FlowDriver {
     pub app: App,
     views: Vec<View>,
+    effects: Vec<Effect>,
 }
 
 impl FlowDriver {
@@ -137,7 +139,9 @@ impl FlowDriver {
         let look = Look { lang: Lang::En, theme: Theme::default() };
         let app = App::new(flow, look, state);
         let views = vec![app.view()];
-        Self { app, views }
+        let mut driver = Self { app, views, effects: Vec::new() };
+        driver.take_effects();
+        driver
     }
 
     /// A key press.
@@ -159,7 +163,19 @@ impl FlowDriver {
         self
     }
 
+    fn take_effects(&mut self) {
+        while let Some(effect) = self.app.take_effect() {
+            self.effects.push(effect);
+        }
+    }
+
+    /// Every effect the flow asked for so far, in order.
+    pub(crate) fn effects(&self) -> &[Effect] {
+        &self.effects
+    }
+
     fn record(&mut self) {
+        self.take_effects();
         let view = self.app.view();
         if self.views.last() != Some(&view) {
             self.views.push(view);
