@@ -1,7 +1,7 @@
 //! The dashboard end to end: two real peers (two homes, a real broker, real daemons), `claudemesh dash` in tmux for
 //! one of them. A message typed in the compose box reaches the other, and its receipt moves on screen: delivered
 //! when the other daemon stores it, read when the other side runs `claudemesh inbox`. Condition waits only. Needs
-//! tmux; without it the test says so and passes.
+//! tmux (`.ci/run` installs it); without it the test fails.
 
 mod support;
 
@@ -13,8 +13,10 @@ use support::{Broker, Home, bin, describe, mesh_of_two, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn have_tmux() -> bool {
-    Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+/// The terminal tests need tmux (`.ci/run` installs it); without it they fail rather than pass untested.
+fn require_tmux() {
+    let ok = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "tmux is required for the terminal tests: apt-get install tmux");
 }
 
 /// A detached tmux server of its own (socket in the test's directory) with one 110×32 pane.
@@ -76,10 +78,7 @@ impl Drop for StopDaemon<'_> {
 
 #[test]
 fn a_message_sent_from_the_compose_box_is_delivered_and_then_read_on_screen() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
+    require_tmux();
     let broker = Broker::start();
     let pair = mesh_of_two(&broker);
     let (_stop_alice, _stop_bob) = (StopDaemon(&pair.alice), StopDaemon(&pair.bob));
@@ -149,10 +148,7 @@ fn a_message_sent_from_the_compose_box_is_delivered_and_then_read_on_screen() {
 
 #[test]
 fn a_broker_outage_shows_reconnecting_then_reconnected_which_goes_away() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
+    require_tmux();
     let mut broker = Broker::start();
     let home = Home::new();
     home.json(&["new", "outage", "--broker", &broker.url(), "--name", "alice"]);

@@ -1,7 +1,7 @@
 //! The full-screen UI in a real terminal (tmux): `claudemesh dash` draws from the daemon's live subscription and
 //! leaves the terminal cooked and echoing again, whether it ends by `q` or by SIGTERM; a first run welcomes, creates
 //! the personal mesh without a keystroke and hands the restored terminal to `claude` (a fake one on `PATH` that
-//! records what it got). Needs tmux; without it the terminal tests say so and pass. The flows' usage errors without
+//! records what it got). Needs tmux (`.ci/run` installs it); without it these tests fail. The flows' usage errors without
 //! a terminal are checked here too.
 
 mod support;
@@ -14,8 +14,10 @@ use support::{Broker, Home, bin, describe, wait_until};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn have_tmux() -> bool {
-    Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+/// The terminal tests need tmux (`.ci/run` installs it); without it they fail rather than pass untested.
+fn require_tmux() {
+    let ok = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "tmux is required for the terminal tests: apt-get install tmux");
 }
 
 /// A detached tmux server of its own (socket in the test's directory) with one 100×30 pane.
@@ -91,10 +93,7 @@ fn mesh_home(broker: &Broker) -> Home {
 
 #[test]
 fn dash_shows_the_mesh_and_q_leaves_a_cooked_echoing_terminal() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
+    require_tmux();
     let broker = Broker::start();
     let home = mesh_home(&broker);
     let _daemon = StopDaemon(&home);
@@ -111,10 +110,7 @@ fn dash_shows_the_mesh_and_q_leaves_a_cooked_echoing_terminal() {
 
 #[test]
 fn sigterm_restores_the_terminal() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
+    require_tmux();
     let broker = Broker::start();
     let home = mesh_home(&broker);
     let _daemon = StopDaemon(&home);
@@ -221,10 +217,7 @@ fn claude_env(dir: &Path, name: &str) -> Option<String> {
 
 #[test]
 fn first_run_welcomes_creates_the_mesh_and_hands_a_restored_terminal_to_claude() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
+    require_tmux();
     let home = Home::new();
     let _daemon = StopDaemon(&home);
     let dir = tempfile::tempdir().unwrap();
@@ -273,10 +266,7 @@ fn first_run_welcomes_creates_the_mesh_and_hands_a_restored_terminal_to_claude()
 
 #[test]
 fn a_first_run_the_policy_denies_creates_nothing_says_why_and_records_it() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
+    require_tmux();
     let home = Home::new();
     write_policy(&home, &policy("mesh", "new", "deny"));
     let dir = tempfile::tempdir().unwrap();
@@ -294,10 +284,7 @@ fn a_first_run_the_policy_denies_creates_nothing_says_why_and_records_it() {
 
 #[test]
 fn a_join_the_policy_denies_is_refused_on_the_confirm_screen_and_recorded() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
+    require_tmux();
     let broker = Broker::start();
     let alice = mesh_home(&broker);
     let url = invite_url(&alice);
@@ -355,10 +342,7 @@ fn invite_url(alice: &Home) -> String {
 
 #[test]
 fn join_url_confirms_with_one_enter_and_hands_off_on_the_joined_mesh() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
+    require_tmux();
     let broker = Broker::start();
     let alice = mesh_home(&broker);
     let url = invite_url(&alice);
@@ -384,10 +368,7 @@ fn join_url_confirms_with_one_enter_and_hands_off_on_the_joined_mesh() {
 
 #[test]
 fn a_damaged_invite_link_shows_the_overlay_with_the_next_action_and_esc_leaves() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
+    require_tmux();
     let bob = Home::new();
     let dir = tempfile::tempdir().unwrap();
     let bin_dir = fake_claude(dir.path());
@@ -404,10 +385,7 @@ fn a_damaged_invite_link_shows_the_overlay_with_the_next_action_and_esc_leaves()
 
 #[test]
 fn an_invite_in_the_clipboard_is_offered_on_launch_and_enter_joins() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
+    require_tmux();
     let broker = Broker::start();
     let alice = mesh_home(&broker);
     let url = invite_url(&alice);
@@ -426,10 +404,7 @@ fn an_invite_in_the_clipboard_is_offered_on_launch_and_enter_joins() {
 
 #[test]
 fn new_asks_the_name_takes_a_paste_shows_the_slug_and_hands_off_on_the_new_mesh() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
+    require_tmux();
     let broker = Broker::start();
     let home = Home::new();
     let _daemon = StopDaemon(&home);
@@ -456,10 +431,7 @@ fn new_asks_the_name_takes_a_paste_shows_the_slug_and_hands_off_on_the_new_mesh(
 
 #[test]
 fn invite_takes_the_defaults_with_enter_and_shows_the_link() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
+    require_tmux();
     let broker = Broker::start();
     let home = mesh_home(&broker);
     let _daemon = StopDaemon(&home);
@@ -492,10 +464,7 @@ fn two_meshes_none_current(broker: &Broker) -> Home {
 
 #[test]
 fn an_ambiguous_mesh_is_one_picker_and_enter_opens_the_highlighted_one() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
+    require_tmux();
     let broker = Broker::start();
     let home = two_meshes_none_current(&broker);
     let _daemon = StopDaemon(&home);
