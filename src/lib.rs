@@ -20,6 +20,9 @@ mod policy;
 mod proto;
 mod store;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 /// The whole program: parses argv, dispatches, maps errors to exit codes.
 pub fn run() -> std::process::ExitCode {
     cli::main()
