@@ -7,6 +7,7 @@
 #![allow(clippy::panic)]
 
 use std::path::Path;
+use std::sync::LazyLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -249,18 +250,22 @@ fn strictness(decision: &Decision) -> u8 {
     }
 }
 
-/// A positioned error names a line of the file (or 0 when the parser cannot tell).
+/// A positioned error names a line of the file (or 0 when the parser cannot tell). Lines end as YAML ends them:
+/// at LF, CR LF, or a lone CR.
 fn error_points_inside(error: &PolicyError, data: &[u8]) {
     let (PolicyError::Parse { line, .. } | PolicyError::Invalid { line, .. }) = error else { return };
-    let lines = data.iter().filter(|&&b| b == b'\n').count() + 1;
+    let breaks =
+        data.iter().enumerate().filter(|&(i, &b)| b == b'\n' || (b == b'\r' && data.get(i + 1) != Some(&b'\n')));
+    let lines = breaks.count() + 1;
     assert!(*line <= lines, "error on line {line} of a {lines}-line file: {error}");
 }
 
 // ---- sealed envelopes ----------------------------------------------------------------------------------------
 
-/// The recipient every fuzzed envelope is addressed to, and the sender of the envelopes the seeds hold.
-const RECIPIENT_SEED: [u8; 32] = [0x52; 32];
-const SENDER_SEED: [u8; 32] = [0x53; 32];
+/// The recipient every fuzzed envelope is addressed to, and the sender of the envelopes the seeds hold (made once:
+/// deriving a key costs a scalar multiplication).
+static RECIPIENT: LazyLock<SigningKey> = LazyLock::new(|| SigningKey::from_seed(&[0x52; 32]));
+static SENDER: LazyLock<SigningKey> = LazyLock::new(|| SigningKey::from_seed(&[0x53; 32]));
 /// The recipient's mesh (what sealed bodies must name).
 const MESH: &str = "6d657368-f022-4000-8000-000000000001";
 /// The message id of the envelopes built from raw bytes.
@@ -278,7 +283,7 @@ const MESSAGE: &str = "019a0000-0000-7000-8000-000000000001";
 /// decrypts, and opens exactly when it is a v1 body with those ids.
 pub fn envelope(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else { return };
-    let recipient = SigningKey::from_seed(&RECIPIENT_SEED);
+    let recipient = &*RECIPIENT;
     let Ok(mesh) = MeshId::try_from(MESH.to_owned()) else { panic!("MESH is not a mesh id") };
     match mode % 3 {
         0 => {
@@ -288,20 +293,20 @@ pub fn envelope(data: &[u8]) {
                 return;
             }
             let Ok(delivery) = serde_json::from_value::<DeliverParams>(params) else { return };
-            opened_only_by_key_holders(&recipient, &mesh, &delivery);
+            opened_only_by_key_holders(recipient, &mesh, &delivery);
         }
         1 => {
             let Some((from, rest)) = rest.split_first_chunk::<32>() else { return };
             let Some((nonce, ciphertext)) = rest.split_first_chunk::<24>() else { return };
             let delivery = delivery_of(KeyHex(*from), STANDARD.encode(nonce), STANDARD.encode(ciphertext));
-            opened_only_by_key_holders(&recipient, &mesh, &delivery);
+            opened_only_by_key_holders(recipient, &mesh, &delivery);
         }
         _ => {
-            let sender = SigningKey::from_seed(&SENDER_SEED);
-            let Ok(pair) = PairKey::new(&sender, &recipient.public()) else { panic!("fixed keys do not pair") };
+            let sender = &*SENDER;
+            let Ok(pair) = PairKey::new(sender, &recipient.public()) else { panic!("fixed keys do not pair") };
             let Ok((nonce, ciphertext)) = pair.seal(rest) else { return };
             let delivery = delivery_of(KeyHex(sender.public()), STANDARD.encode(nonce), STANDARD.encode(ciphertext));
-            let opened = open_sealed(&recipient, &mesh, &delivery);
+            let opened = open_sealed(recipient, &mesh, &delivery);
             let expected = serde_json::from_slice::<SealedBody>(rest)
                 .ok()
                 .filter(|b| b.v == 1 && b.id == delivery.id && b.mesh == mesh);
@@ -316,7 +321,7 @@ pub fn envelope(data: &[u8]) {
 
 fn opened_only_by_key_holders(recipient: &SigningKey, mesh: &MeshId, delivery: &DeliverParams) {
     let Ok(body) = open_sealed(recipient, mesh, delivery) else { return };
-    let sender = SigningKey::from_seed(&SENDER_SEED);
+    let sender = &*SENDER;
     let x = |key: &[u8; 32]| x25519_public(key).ok();
     let from = x(delivery.from.bytes());
     assert!(
@@ -350,9 +355,8 @@ fn delivery_of(from: KeyHex, nonce: String, ciphertext: String) -> DeliverParams
 /// body, the `message.deliver` frame (mode 0) and the raw key‖nonce‖ciphertext (mode 1). `tests/fuzz_corpus.rs`
 /// writes them to `fuzz/corpus/envelope/` when asked to.
 pub fn envelope_seeds(bodies: &[&str]) -> Vec<Vec<u8>> {
-    let recipient = SigningKey::from_seed(&RECIPIENT_SEED);
-    let sender = SigningKey::from_seed(&SENDER_SEED);
-    let Ok(pair) = PairKey::new(&sender, &recipient.public()) else { panic!("fixed keys do not pair") };
+    let (recipient, sender) = (&*RECIPIENT, &*SENDER);
+    let Ok(pair) = PairKey::new(sender, &recipient.public()) else { panic!("fixed keys do not pair") };
     let mut seeds = Vec::new();
     for body in bodies {
         let Ok((nonce, ciphertext)) = pair.seal(body.as_bytes()) else { continue };
