@@ -35,8 +35,14 @@ for target in "${targets[@]}"; do
   # -timeout / -rss_limit_mb: one input taking over 10 s or 2 GiB is a finding (a parser that does not bound its work).
   dict=fuzz/dict/json.dict
   [ "$target" = policy ] && dict=fuzz/dict/yaml.dict
-  if ! cargo +nightly fuzz run "${build[@]}" "$target" "$target_dir/corpus/$target" "fuzz/corpus/$target" -- \
-    -dict="$dict" -max_total_time="$seconds" -max_len=16384 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then
+  # libFuzzer's progress goes to a log; the summary (runs, executions per second, new inputs) is printed.
+  log="$target_dir/fuzz-$target.log"
+  if cargo +nightly fuzz run "${build[@]}" "$target" "$target_dir/corpus/$target" "fuzz/corpus/$target" -- \
+    -dict="$dict" -max_total_time="$seconds" -max_len=16384 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    >"$log" 2>&1; then
+    grep -E '^Done|stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$log" || true
+  else
+    tail -n 60 "$log" >&2
     echo "== fuzz $target FOUND A CRASH: the input is in fuzz/artifacts/$target/ (docs/fuzzing.md: what to do)" >&2
     status=1
   fi
