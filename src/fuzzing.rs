@@ -69,7 +69,8 @@ fn encode(incoming: &Incoming) -> String {
     match incoming {
         Incoming::Request { id, method, params } => match id.as_u64() {
             Some(n) => encode_request(n, method, params),
-            // Only our own requests carry integer ids; a peer's string ids are echoed as they came.
+            // `encode_request` takes the u64 ids we number our own requests with; a peer's string or negative ids
+            // go out as they came.
             None => json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }).to_string(),
         },
         Incoming::Notification { method, params } => encode_notification(method, params),
@@ -150,8 +151,12 @@ pub fn invite(data: &[u8]) {
         let bare = Invite::from_url(&token);
         let custom = Invite::from_url(&format!("claudemesh://join/{token}"));
         let web = Invite::from_url(&format!("https://broker.example/join/{token}/?from=chat#x"));
-        assert_eq!(bare, custom, "bare token and claudemesh:// link disagree");
-        assert_eq!(bare, web, "bare token and https:// link disagree");
+        // Near the link cap (4,096) the longer forms are refused before the token is read; no valid invite's
+        // token gets there (the broker URL cap keeps it under 2,700), only how a broken one is reported differs.
+        if token.len() + 64 <= 4096 {
+            assert_eq!(bare, custom, "bare token and claudemesh:// link disagree");
+            assert_eq!(bare, web, "bare token and https:// link disagree");
+        }
         bare
     };
     let Ok(invite) = parsed else { return };
