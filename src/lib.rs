@@ -22,6 +22,9 @@ mod proto;
 mod store;
 mod tui;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 /// The whole program: parses argv, dispatches, maps errors to exit codes.
 pub fn run() -> std::process::ExitCode {
     cli::main()

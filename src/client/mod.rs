@@ -7,7 +7,7 @@ mod session;
 mod targeting;
 
 pub(crate) use connection::{Event, check_broker_url};
-pub(crate) use session::{Identity, MeshSession, Outgoing, SendReport, check_body};
+pub(crate) use session::{Identity, MeshSession, OpenError, Outgoing, SendReport, check_body, open_sealed};
 pub(crate) use targeting::{ResolveError, closest_names, edit_distance};
 
 use crate::proto::RpcError;

@@ -11,6 +11,9 @@ mod push;
 mod rpc;
 mod stdio;
 
+/// The push-pipe's pure line handler, for the frame fuzz target.
+pub(crate) use rpc::handle_line;
+
 use std::process::ExitCode;
 use std::time::Duration;
 

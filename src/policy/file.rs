@@ -100,18 +100,22 @@ pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, PolicyError> 
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(io_error(path, source)),
     };
-    let too_large = || PolicyError::TooLarge { path: path.to_path_buf(), limit: MAX_FILE_BYTES };
     let meta = file.metadata().map_err(|source| io_error(path, source))?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(too_large());
+        return Err(PolicyError::TooLarge { path: path.to_path_buf(), limit: MAX_FILE_BYTES });
     }
     // The length can change between stat and read (or lie, for special files): cap the read itself too.
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|source| io_error(path, source))?;
+    decode(path, bytes).map(Some)
+}
+
+/// The text of a policy file's bytes: refused over [`MAX_FILE_BYTES`] or when not UTF-8 (with the position).
+pub(crate) fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, PolicyError> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large());
+        return Err(PolicyError::TooLarge { path: path.to_path_buf(), limit: MAX_FILE_BYTES });
     }
-    String::from_utf8(bytes).map(Some).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let (line, column) = position_after(valid);
         PolicyError::Parse { path: path.to_path_buf(), line, column, message: "the file is not valid UTF-8".to_owned() }

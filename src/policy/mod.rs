@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use rules::{Layer, Origin, Outcome, Verdict, builtin_default};
+pub(crate) use rules::Origin;
+use rules::{Layer, Outcome, Verdict, builtin_default};
 
 /// How much an operation changes: decides the default verdict and what the approval modes block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -173,6 +174,19 @@ impl Policy {
             None => None,
         };
         Ok(Policy { admin: admin_layer, user: user_layer, extra: extra_layer })
+    }
+
+    /// The policy one file's bytes make, taken as `load` takes them after reading (size cap, UTF-8, YAML, schema):
+    /// as the user's file alone, or as the `--policy` or admin file on top of the default user file. Pure: `path`
+    /// only labels rules and errors (the fuzz target's entry).
+    pub(crate) fn from_file_bytes(path: &Path, bytes: Vec<u8>, origin: Origin) -> Result<Policy, PolicyError> {
+        let layer = file::parse(path, &file::decode(path, bytes)?, origin)?;
+        let default_user = || file::parse(Path::new("default user policy"), file::DEFAULT_USER_POLICY, Origin::User);
+        Ok(match origin {
+            Origin::User => Policy { admin: None, user: layer, extra: None },
+            Origin::Extra => Policy { admin: None, user: default_user()?, extra: Some(layer) },
+            Origin::Admin => Policy { admin: Some(layer), user: default_user()?, extra: None },
+        })
     }
 
     /// The approval mode actually applied: the requested one, capped by the admin's `max_approval_mode`.

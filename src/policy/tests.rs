@@ -481,6 +481,15 @@ fn malformed_yaml_reports_line_and_column() {
 }
 
 #[test]
+fn lone_carriage_returns_are_line_breaks_in_error_positions() {
+    // YAML ends lines at LF, CR LF and a lone CR; the position counts them the same way (found by fuzz/policy:
+    // fuzz/regressions/policy/lone-cr-line-breaks.yaml).
+    let e = parse_err("version: 1\r\rrules: [\r\n  - a\r");
+    let (what, line, _, _) = position(&e);
+    assert_eq!((what, line), ("parse", 4));
+}
+
+#[test]
 fn unknown_key_reports_line_and_column() {
     let e = parse_err("version: 1\nrules:\n  - resource: message\n    verbs: send\n    decision: deny\n");
     let (what, line, column, message) = position(&e);

@@ -9,6 +9,9 @@ use super::ids::{KeyHex, MeshId, is_valid_name};
 
 /// Largest invite URL we parse (a real one is about 600 characters).
 const MAX_INVITE_URL: usize = 4096;
+/// Longest broker URL an invite may carry (bytes), so that the link of every valid invite stays under
+/// [`MAX_INVITE_URL`] (a host name is at most 253 characters).
+const MAX_BROKER_URL: usize = 512;
 
 /// A member's role in a mesh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
@@ -118,10 +121,11 @@ impl Invite {
         let inv: Invite = serde_json::from_value(value).map_err(|_| InviteError::Malformed)?;
         let fields_ok = is_valid_name(&inv.mesh_name)
             && is_valid_name(&inv.inviter)
-            && inv.id.len() == 22
+            && is_invite_id(&inv.id)
             && inv.sig.len() == 128
             && inv.sig.bytes().all(|b| b.is_ascii_hexdigit())
             && (inv.broker.starts_with("ws://") || inv.broker.starts_with("wss://"))
+            && inv.broker.len() <= MAX_BROKER_URL
             && !inv.broker.chars().any(char::is_control)
             && inv.uses >= 1;
         if !fields_ok {
@@ -163,6 +167,12 @@ impl Invite {
         s.starts_with("claudemesh://join/")
             || ((s.starts_with("http://") || s.starts_with("https://")) && s.contains("/join/"))
     }
+}
+
+/// 22 base64url characters, as [`Invite::new_id`] makes them. The id reaches the broker's store, the signed bytes
+/// and terminals, so nothing else (control characters, spaces, newlines) may pass.
+fn is_invite_id(id: &str) -> bool {
+    id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// `ws://h:p/ws` → `http://h:p`, `wss://h/ws` → `https://h`.
@@ -221,5 +231,41 @@ mod tests {
         let mut bad = sample();
         bad.mesh_name = "a\nb".into();
         assert_eq!(Invite::from_token(&bad.to_token()), Err(InviteError::Malformed));
+    }
+
+    #[test]
+    fn every_invite_that_parses_has_a_link_that_parses() {
+        // The link is longer than the token (it repeats the broker's host), so a token near the cap made a link
+        // over it: a broker URL of 1,600 characters gave an invite whose own link was refused. The broker URL cap
+        // keeps the worst case (every field at its longest, every character escaped or 4 bytes) under the link cap.
+        let mut worst = sample();
+        worst.mesh_name = "\u{1f600}".repeat(64);
+        worst.inviter = "\"".repeat(64);
+        worst.broker = format!("wss://{}", "\"".repeat(MAX_BROKER_URL - "wss://".len()));
+        worst.exp = u64::MAX;
+        worst.uses = u32::MAX;
+        assert_eq!(Invite::from_token(&worst.to_token()), Ok(worst.clone()));
+        assert!(worst.to_url().len() <= MAX_INVITE_URL, "{}", worst.to_url().len());
+        assert_eq!(Invite::from_url(&worst.to_url()), Ok(worst.clone()));
+        worst.broker.push('h');
+        assert_eq!(Invite::from_token(&worst.to_token()), Err(InviteError::Malformed));
+    }
+
+    #[test]
+    fn invite_ids_are_22_base64url_characters_and_nothing_else() {
+        // Found by fuzz/invite (fuzz/regressions/invite/control-character-in-id): any 22 bytes passed, a DEL included.
+        for id in [
+            "AAECAwQFBgcICQ\u{7f}LDA0ODw",
+            "AAECAwQFBgcICQ\nLDA0ODw",
+            "AAECAwQFBgcICQ LDA0ODw",
+            "AAECAwQFBgcICQ+LDA0ODw",
+        ] {
+            let mut bad = sample();
+            bad.id = id.into();
+            assert_eq!(Invite::from_token(&bad.to_token()), Err(InviteError::Malformed), "{id:?}");
+        }
+        let mut good = sample();
+        good.id = "AAECAwQFBgcICQ-_DA0ODw".into();
+        assert_eq!(Invite::from_token(&good.to_token()), Ok(good));
     }
 }
