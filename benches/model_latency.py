@@ -14,9 +14,11 @@ Messages go one at a time (the next after the previous one's line appeared), pri
 
 Usage: cargo build --release && python3 benches/model_latency.py [--runs 10000] [--bin target/release/claudemesh]
        [--embedded]   (alice's daemon hosts the broker instead of a separate `claudemesh broker` process)
+       [--keep DIR]   (work in DIR and keep the homes, the broker's data and every log)
 """
 
 import argparse
+import contextlib
 import json
 import os
 import selectors
@@ -167,9 +169,12 @@ def main():
     ap.add_argument("--bin", default="target/release/claudemesh")
     ap.add_argument("--embedded", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--keep", metavar="DIR", help="work in DIR (created) and keep it: homes, broker data and logs")
     a = ap.parse_args()
     binary = os.path.abspath(a.bin)
-    with tempfile.TemporaryDirectory() as tmp:
+    if a.keep:
+        os.makedirs(a.keep, exist_ok=False)
+    with (contextlib.nullcontext(os.path.abspath(a.keep)) if a.keep else tempfile.TemporaryDirectory()) as tmp:
         alice, bob = os.path.join(tmp, "alice"), os.path.join(tmp, "bob")
         broker = None
         new = ["new", "bench", "--name", "alice"]
