@@ -99,14 +99,17 @@ pub(crate) async fn load(plan: LoadPlan) -> Result<LoadReport, BenchError> {
         Target::Spawned(b) => b.pid,
         Target::Remote(_) => None,
     };
+    let metrics_addr = metrics::metrics_addr(&url);
     let (stop_sampling, sampling) = watch::channel(false);
-    let sampler = tokio::spawn(sampler::run(pid, metrics::metrics_addr(&url), sampling));
+    let sampler = tokio::spawn(sampler::run(pid, metrics_addr.clone(), sampling));
 
     let members = match tokio::time::timeout_at(deadline, mesh::assemble(&url, plan.peers)).await {
         Ok(members) => members?,
         Err(_) => return Err(BenchError::SetupTimeout(plan.timeout.as_secs())),
     };
     let setup_s = started.elapsed().as_secs_f64();
+    // Every peer is connected now: a reading here catches the peak even in a run shorter than a sampling period.
+    let (at_setup_proc, at_setup_connections) = sampler::read(pid, metrics_addr.as_deref()).await;
 
     let seed = match plan.seed {
         Some(seed) => seed,
@@ -149,7 +152,8 @@ pub(crate) async fn load(plan: LoadPlan) -> Result<LoadReport, BenchError> {
         }
     }
     let _ = stop_sampling.send(true);
-    let peaks = sampler.await.unwrap_or_default();
+    let mut peaks = sampler.await.unwrap_or_default();
+    peaks.add(at_setup_proc, at_setup_connections);
     let harness = procfs::sample(None).await;
     if let Target::Spawned(b) = target {
         b.stop().await;
