@@ -981,19 +981,13 @@ impl Conn {
             }
             let (mesh, me, cursor) = (a.mesh.clone(), a.peer, a.cursor);
             let rows =
-                match self.shared.db.read(move |c| store::fetch_pending(c, &mesh, &me, cursor, room, now_ms())).await {
+                match self.shared.db.run(move |c| store::fetch_pending(c, &mesh, &me, cursor, room, now_ms())).await {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::warn!(conn = self.id, error = %e, "could not read pending deliveries");
                         return;
                     }
                 };
-            if !rows.is_empty() {
-                // The pushes are counted off the delivery path: the writer records them with its next batch
-                // (queued before any ack for them can arrive).
-                let seqs: Vec<u64> = rows.iter().map(|d| d.delivery).collect();
-                self.shared.db.enqueue(move |c| store::bump_attempts_of(c, &seqs));
-            }
             let caught_up = rows.len() < room;
             let now = Instant::now();
             for d in &rows {

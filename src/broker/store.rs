@@ -558,8 +558,7 @@ const DELIVER_SELECT: &str = "SELECT d.seq, d.msg_id, d.sender, COALESCE(p.name,
     JOIN messages m ON m.mesh_id=d.mesh_id AND m.sender=d.sender AND m.id=d.msg_id
     LEFT JOIN peers p ON p.mesh_id=d.mesh_id AND p.session_key=d.sender";
 
-/// Queued, unexpired deliveries for a recipient after `after_seq`, oldest first. Read-only (the pump runs it on
-/// the reader connection); the caller records the push with `bump_attempts`.
+/// Queued, unexpired deliveries for a recipient after `after_seq`, oldest first; bumps their attempt counter.
 pub(crate) fn fetch_pending(
     c: &Connection,
     mesh: &MeshId,
@@ -581,6 +580,7 @@ pub(crate) fn fetch_pending(
             out.push(d);
         }
     }
+    bump_attempts(c, &out)?;
     Ok(out)
 }
 
@@ -604,15 +604,9 @@ pub(crate) fn fetch_by_seq(
 }
 
 fn bump_attempts(c: &Connection, rows: &[DeliverParams]) -> Result<(), StoreError> {
-    let seqs: Vec<u64> = rows.iter().map(|d| d.delivery).collect();
-    bump_attempts_of(c, &seqs)
-}
-
-/// Counts one more push of each delivery.
-pub(crate) fn bump_attempts_of(c: &Connection, seqs: &[u64]) -> Result<(), StoreError> {
     let mut up = c.prepare_cached("UPDATE deliveries SET attempts=attempts+1 WHERE seq=?1")?;
-    for seq in seqs {
-        up.execute([seq])?;
+    for d in rows {
+        up.execute([d.delivery])?;
     }
     Ok(())
 }
