@@ -281,7 +281,7 @@ peer-event-updated = { $name } changed
 # bench load
 bench-load-title = Load run: { $peers } peers × { $messages } messages ({ $total } in all), window { $window }, broker { $broker }.
 bench-broker-started = { $url } (started for this run)
-bench-load-delivered = Delivered { $delivered } of { $total } ({ $ratio } %) in { $secs } s ({ $rate } messages/s); duplicates { $duplicates }, out of order { $disorder }.
+bench-load-delivered = Delivered { $delivered } of { $total } ({ $ratio } %) in { $secs } s ({ $rate } messages/s); duplicates { $duplicates }, out of order { $disorder }, redelivered after a late ack { $redelivered }.
 bench-col-measure = measure
 bench-row-ack = send → ack (durable at the broker)
 bench-row-delivered = send → delivered (decrypted by the recipient)

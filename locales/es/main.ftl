@@ -281,7 +281,7 @@ peer-event-updated = { $name } cambió
 # bench load
 bench-load-title = Prueba de carga: { $peers } pares × { $messages } mensajes ({ $total } en total), ventana { $window }, broker { $broker }.
 bench-broker-started = { $url } (iniciado para esta prueba)
-bench-load-delivered = Entregados { $delivered } de { $total } ({ $ratio } %) en { $secs } s ({ $rate } mensajes/s); duplicados { $duplicates }, fuera de orden { $disorder }.
+bench-load-delivered = Entregados { $delivered } de { $total } ({ $ratio } %) en { $secs } s ({ $rate } mensajes/s); duplicados { $duplicates }, fuera de orden { $disorder }, reenviados tras una confirmación tardía { $redelivered }.
 bench-col-measure = medida
 bench-row-ack = envío → confirmación (duradero en el broker)
 bench-row-delivered = envío → entrega (descifrado por el destinatario)

@@ -178,7 +178,8 @@ fn assemble_report(
     let mut deliver_us = Vec::new();
     let sum = |f: fn(&peer::Outcome) -> u64| outcomes.iter().map(f).sum::<u64>();
     let (sent, accepted, delivered) = (sum(|o| o.sent), sum(|o| o.accepted), sum(|o| o.delivered));
-    let (duplicates, out_of_order) = (sum(|o| o.duplicates), sum(|o| o.out_of_order));
+    let (duplicates, redelivered, out_of_order) =
+        (sum(|o| o.duplicates), sum(|o| o.redelivered), sum(|o| o.out_of_order));
     let (undecryptable, send_errors, ack_errors) =
         (sum(|o| o.undecryptable), sum(|o| o.send_errors), sum(|o| o.ack_errors));
     let rate_limited = sum(|o| o.rate_limited);
@@ -202,6 +203,7 @@ fn assemble_report(
         delivered,
         delivered_ratio: if expected > 0 { delivered as f64 / expected as f64 } else { 1.0 },
         duplicates,
+        redelivered,
         out_of_order,
         undecryptable,
         send_errors,

@@ -53,7 +53,12 @@ pub(crate) struct Outcome {
     pub sent: u64,
     pub accepted: u64,
     pub delivered: u64,
+    /// A message pushed again that this peer had already acknowledged, or pushed twice as a first attempt: the
+    /// broker broke exactly-once.
     pub duplicates: u64,
+    /// A message pushed again because its acknowledgement had not reached the broker within its ack timeout
+    /// (`attempt` ≥ 2): the protocol's redelivery, deduplicated here as a daemon deduplicates it.
+    pub redelivered: u64,
     pub out_of_order: u64,
     pub undecryptable: u64,
     pub send_errors: u64,
@@ -61,6 +66,16 @@ pub(crate) struct Outcome {
     pub rate_limited: u64,
     /// Why the connection ended early, if it did.
     pub lost: Option<String>,
+}
+
+/// What this peer received and acknowledged: tells first deliveries, redeliveries and duplicates apart, and
+/// checks each sender's order.
+#[derive(Default)]
+struct Ledger {
+    seen: HashSet<(usize, u64)>,
+    /// Broker delivery ids whose `message.ack` the broker answered.
+    acked: HashSet<u64>,
+    last_seq: HashMap<usize, u64>,
 }
 
 /// A send on its way, kept whole so a rate-limited one can go again unchanged (same id, same ciphertext).
@@ -82,8 +97,7 @@ pub(crate) async fn run(member: Member, run: Arc<Run>, mut stop: watch::Receiver
     let mut retries: VecDeque<(Instant, Attempt)> = VecDeque::new();
     let mut acks: FuturesUnordered<BoxFuture<'static, AckDone>> = FuturesUnordered::new();
     let mut to_ack: Vec<u64> = Vec::new();
-    let mut seen: HashSet<(usize, u64)> = HashSet::new();
-    let mut last_seq: HashMap<usize, u64> = HashMap::new();
+    let mut ledger = Ledger::default();
     let mut stopping = *stop.borrow();
 
     loop {
@@ -144,7 +158,7 @@ pub(crate) async fn run(member: Member, run: Arc<Run>, mut stop: watch::Receiver
                 while let Some(event) = next {
                     match event {
                         Event::Notification { method: m, params } if m == method::MESSAGE_DELIVER => {
-                            receive(&mut session, &run, params, &mut out, &mut to_ack, &mut seen, &mut last_seq);
+                            receive(&mut session, &run, params, &mut out, &mut to_ack, &mut ledger);
                         }
                         Event::Notification { .. } => {}
                         Event::Closed { reason, .. } => {
@@ -180,7 +194,7 @@ pub(crate) async fn run(member: Member, run: Arc<Run>, mut stop: watch::Receiver
                 }
             }
             Some((batch, result)) = acks.next(), if !acks.is_empty() => match result {
-                Ok(_) => {}
+                Ok(_) => ledger.acked.extend(batch),
                 Err(ClientError::Rpc(e)) if e.kind() == Some(ErrorCode::RateLimited) => to_ack.extend(batch),
                 Err(e) if e.is_connection_loss() => out.lost = Some(e.to_string()),
                 Err(_) => out.ack_errors += 1,
@@ -231,8 +245,7 @@ fn receive(
     params: Value,
     out: &mut Outcome,
     to_ack: &mut Vec<u64>,
-    seen: &mut HashSet<(usize, u64)>,
-    last_seq: &mut HashMap<usize, u64>,
+    ledger: &mut Ledger,
 ) {
     let Ok(d) = serde_json::from_value::<DeliverParams>(params) else {
         out.undecryptable += 1;
@@ -244,11 +257,15 @@ fn receive(
         return;
     };
     let now_us = micros(run.epoch.elapsed());
-    if !seen.insert((stamp.sender, stamp.seq)) {
-        out.duplicates += 1;
+    if !ledger.seen.insert((stamp.sender, stamp.seq)) {
+        if d.attempt >= 2 && !ledger.acked.contains(&d.delivery) {
+            out.redelivered += 1;
+        } else {
+            out.duplicates += 1;
+        }
         return;
     }
-    if last_seq.insert(stamp.sender, stamp.seq).is_some_and(|before| before > stamp.seq) {
+    if ledger.last_seq.insert(stamp.sender, stamp.seq).is_some_and(|before| before > stamp.seq) {
         out.out_of_order += 1;
     }
     out.delivered += 1;

@@ -42,7 +42,11 @@ pub(crate) struct LoadReport {
     pub accepted: u64,
     pub delivered: u64,
     pub delivered_ratio: f64,
+    /// Pushes of a message this peer had already acknowledged (or a second first attempt): broken exactly-once.
     pub duplicates: u64,
+    /// Pushes again of a message whose acknowledgement was late (past the broker's ack timeout): allowed by the
+    /// protocol and deduplicated by the recipient; counted, not a failure.
+    pub redelivered: u64,
     pub out_of_order: u64,
     pub undecryptable: u64,
     pub send_errors: u64,

@@ -128,6 +128,7 @@ fn print_report(ctx: &Ctx, r: &LoadReport) {
             ("rate", format!("{:.0}", r.throughput_per_s).into()),
             ("duplicates", r.duplicates.to_string().into()),
             ("disorder", r.out_of_order.to_string().into()),
+            ("redelivered", r.redelivered.to_string().into()),
         ],
     ));
     let rows = vec![
