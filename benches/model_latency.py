@@ -15,6 +15,7 @@ Messages go one at a time (the next after the previous one's line appeared), pri
 Usage: cargo build --release && python3 benches/model_latency.py [--runs 10000] [--bin target/release/claudemesh]
        [--embedded]   (alice's daemon hosts the broker instead of a separate `claudemesh broker` process)
        [--keep DIR]   (work in DIR and keep the homes, the broker's data and every log)
+       [--log FILTER] (CLAUDEMESH_LOG for every process started, e.g. claudemesh=debug)
 """
 
 import argparse
@@ -33,6 +34,7 @@ SCRUB = ["CLAUDECODE", "CLAUDE_CODE_SESSION_ID", "CLAUDE_CODE_MESSAGING_SOCKET",
          "CLAUDEMESH_PUSH", "CLAUDEMESH_CHANNELS", "CLAUDEMESH_NAME", "CLAUDEMESH_NO_DAEMON", "CLAUDEMESH_HOME",
          "CLAUDEMESH_MESH", "CLAUDEMESH_BROKER", "CLAUDEMESH_LOG", "RUST_LOG"]
 TIMEOUT = 30.0
+LOG = None  # CLAUDEMESH_LOG for every process started here (--log)
 
 
 def pct(samples, p):
@@ -49,6 +51,8 @@ def report(name, ms):
 def env_for(home, **extra):
     env = {k: v for k, v in os.environ.items() if k not in SCRUB}
     env.update(CLAUDEMESH_HOME=home, NO_COLOR="1", **extra)
+    if LOG:
+        env["CLAUDEMESH_LOG"] = LOG
     return env
 
 
@@ -170,7 +174,10 @@ def main():
     ap.add_argument("--embedded", action="store_true")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--keep", metavar="DIR", help="work in DIR (created) and keep it: homes, broker data and logs")
+    ap.add_argument("--log", metavar="FILTER", help="CLAUDEMESH_LOG for the broker, daemons and push-pipe")
     a = ap.parse_args()
+    global LOG
+    LOG = a.log
     binary = os.path.abspath(a.bin)
     if a.keep:
         os.makedirs(a.keep, exist_ok=False)
