@@ -386,3 +386,26 @@ err-new-needs-name = The new mesh needs a name, and there is no terminal to ask 
 hint-new-name = Pass it: claudemesh new <NAME>
 err-mesh-ambiguous = Several meshes are joined and none is selected: { $known }.
 hint-mesh-flag = Pick one with --mesh SLUG, or make one current with claudemesh mesh use SLUG.
+
+# bench load
+bench-load-title = Load run: { $peers } peers × { $messages } messages ({ $total } in all), window { $window }, broker { $broker }.
+bench-broker-started = { $url } (started for this run)
+bench-load-delivered = Delivered { $delivered } of { $total } ({ $ratio } %) in { $secs } s ({ $rate } messages/s); duplicates { $duplicates }, out of order { $disorder }, redelivered after a late ack { $redelivered }.
+bench-col-measure = measure
+bench-row-ack = send → ack (durable at the broker)
+bench-row-delivered = send → delivered (decrypted by the recipient)
+bench-load-broker = Broker: peak RSS { $rss }, CPU { $cpu }, peak connections { $connections }, peak file descriptors { $fds }.
+bench-unknown = unknown
+bench-load-timed-out = The run stopped at its timeout before every message arrived.
+bench-load-ok = Every message arrived exactly once, in its sender's order.
+bench-fail-undelivered = { $missing } of { $total } messages never arrived
+bench-fail-duplicates = { $count } messages arrived more than once
+bench-fail-order = { $count } messages arrived before an earlier one from the same sender
+err-bench-failed = The load run broke a delivery guarantee: { $what }.
+hint-bench-failed = Keep the report (--json) and the broker's log, and report it as a bug.
+hint-bench-timeout = Give the run more time with --timeout, or run fewer peers or messages.
+err-bench-broker-start = Could not start a broker for the load run: { $detail }.
+err-bench-broker-ready = The broker started for the load run did not report ready within { $secs } s.
+hint-bench-broker = Run claudemesh broker yourself to see why, or pass --broker URL to use a running broker.
+err-bench-setup-timeout = Setting up the load run's mesh took longer than its { $secs } s timeout.
+err-bench-missing-peers = After set-up a peer sees { $seen } peers in the mesh, but { $expected } joined.

@@ -386,3 +386,26 @@ err-new-needs-name = La malla nueva necesita un nombre, y no hay terminal donde 
 hint-new-name = Pásalo: claudemesh new <NOMBRE>
 err-mesh-ambiguous = Hay varias mallas y ninguna está elegida: { $known }.
 hint-mesh-flag = Elige una con --mesh SLUG, o hazla la actual con claudemesh mesh use SLUG.
+
+# bench load
+bench-load-title = Prueba de carga: { $peers } pares × { $messages } mensajes ({ $total } en total), ventana { $window }, broker { $broker }.
+bench-broker-started = { $url } (iniciado para esta prueba)
+bench-load-delivered = Entregados { $delivered } de { $total } ({ $ratio } %) en { $secs } s ({ $rate } mensajes/s); duplicados { $duplicates }, fuera de orden { $disorder }, reenviados tras una confirmación tardía { $redelivered }.
+bench-col-measure = medida
+bench-row-ack = envío → confirmación (duradero en el broker)
+bench-row-delivered = envío → entrega (descifrado por el destinatario)
+bench-load-broker = Broker: RSS máxima { $rss }, CPU { $cpu }, conexiones máximas { $connections }, descriptores de archivo máximos { $fds }.
+bench-unknown = n/d
+bench-load-timed-out = La prueba se detuvo al agotar su tiempo antes de que llegaran todos los mensajes.
+bench-load-ok = Cada mensaje llegó exactamente una vez, en el orden de su remitente.
+bench-fail-undelivered = { $missing } de { $total } mensajes nunca llegaron
+bench-fail-duplicates = { $count } mensajes llegaron más de una vez
+bench-fail-order = { $count } mensajes llegaron antes que uno anterior del mismo remitente
+err-bench-failed = La prueba de carga rompió una garantía de entrega: { $what }.
+hint-bench-failed = Guarda el informe (--json) y el registro del broker, e infórmalo como error.
+hint-bench-timeout = Dale más tiempo con --timeout, o usa menos pares o mensajes.
+err-bench-broker-start = No se pudo iniciar un broker para la prueba de carga: { $detail }.
+err-bench-broker-ready = El broker iniciado para la prueba de carga no estuvo listo en { $secs } s.
+hint-bench-broker = Ejecuta claudemesh broker tú mismo para ver por qué, o pasa --broker URL para usar un broker en marcha.
+err-bench-setup-timeout = Preparar la malla de la prueba de carga tardó más que su límite de { $secs } s.
+err-bench-missing-peers = Tras la preparación un par ve { $seen } pares en la malla, pero se unieron { $expected }.

@@ -794,24 +794,21 @@ impl Conn {
         let expires_at = now + ttl.as_millis() as u64;
         let (id, to, priority) = (p.id.clone(), p.to.clone(), p.priority);
         let m2 = mesh.clone();
-        let (accepted, dups, expires_at, woke) = self
-            .shared
-            .db
-            .run(move |c| {
-                let msg = store::NewMessage {
-                    mesh: &m2,
-                    sender: &sender,
-                    sender_member: &member,
-                    id: &id,
-                    to: &to,
-                    priority,
-                    now,
-                    expires_at,
-                };
-                store::insert_message(c, &msg, &envs)
-            })
-            .await
-            .map_err(store_err)?;
+        let shared = self.shared.clone();
+        let stored = shared.db.run(move |c| {
+            let msg = store::NewMessage {
+                mesh: &m2,
+                sender: &sender,
+                sender_member: &member,
+                id: &id,
+                to: &to,
+                priority,
+                now,
+                expires_at,
+            };
+            store::insert_message(c, &msg, &envs)
+        });
+        let (accepted, dups, expires_at, woke) = self.pumping_until(stored).await.map_err(store_err)?;
         Metrics::inc(&self.shared.metrics.messages_accepted, accepted);
         Metrics::inc(&self.shared.metrics.messages_duplicate, dups);
         for r in &woke {
@@ -829,8 +826,9 @@ impl Conn {
         let (mesh, me) = (a.mesh.clone(), a.peer);
         let seqs = p.deliveries.clone();
         let now = now_ms();
+        let shared = self.shared.clone();
         let m2 = mesh.clone();
-        let acked = self.shared.db.run(move |c| store::ack(c, &m2, &me, &seqs, now)).await.map_err(store_err)?;
+        let acked = self.pumping_until(shared.db.run(move |c| store::ack(c, &m2, &me, &seqs, now))).await.map_err(store_err)?;
         let n = acked.len() as u64;
         Metrics::inc(&self.shared.metrics.messages_delivered, n);
         // Each sender hears that its copy arrived (`message.receipt`, state `delivered`).
@@ -993,6 +991,23 @@ impl Conn {
         }
         let inflight = self.auth.as_ref().map_or(0, |a| a.inflight.len());
         Ok(json!({ "receiving": receiving, "inflight": inflight }))
+    }
+
+    /// Waits for `commit` (a request's store job) while still pushing deliveries to this connection when it is
+    /// woken: requests are answered one at a time, but a peer's own send or ack being committed must not hold
+    /// up the messages others sent it.
+    async fn pumping_until<T>(&mut self, commit: impl std::future::Future<Output = T>) -> T {
+        let mut commit = std::pin::pin!(commit);
+        let Some(wake) = self.auth.as_ref().filter(|a| a.receiving).map(|a| a.wake.clone()) else {
+            return commit.await;
+        };
+        loop {
+            tokio::select! {
+                biased;
+                done = &mut commit => return done,
+                () = wake.notified() => self.pump().await,
+            }
+        }
     }
 
     /// Pushes queued deliveries in order while the unacked window has room.

@@ -540,25 +540,23 @@ pub(crate) fn insert_message(
     m: &NewMessage<'_>,
     envelopes: &[(KeyHex, String, String)],
 ) -> Result<(u64, u64, u64, Vec<KeyHex>), StoreError> {
-    c.execute(
+    c.prepare_cached(
         "INSERT OR IGNORE INTO messages(mesh_id,sender,id,sender_member,to_spec,priority,created_at,expires_at)
          VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
-        params![
-            m.mesh.as_str(),
-            m.sender.to_string(),
-            m.id.as_str(),
-            m.sender_member.to_string(),
-            m.to,
-            m.priority.as_str(),
-            m.now,
-            m.expires_at
-        ],
-    )?;
-    let expires_at: u64 = c.query_row(
-        "SELECT expires_at FROM messages WHERE mesh_id=?1 AND sender=?2 AND id=?3",
-        params![m.mesh.as_str(), m.sender.to_string(), m.id.as_str()],
-        |r| r.get(0),
-    )?;
+    )?
+    .execute(params![
+        m.mesh.as_str(),
+        m.sender.to_string(),
+        m.id.as_str(),
+        m.sender_member.to_string(),
+        m.to,
+        m.priority.as_str(),
+        m.now,
+        m.expires_at
+    ])?;
+    let expires_at: u64 = c
+        .prepare_cached("SELECT expires_at FROM messages WHERE mesh_id=?1 AND sender=?2 AND id=?3")?
+        .query_row(params![m.mesh.as_str(), m.sender.to_string(), m.id.as_str()], |r| r.get(0))?;
     let mut known = c.prepare_cached("SELECT 1 FROM peers WHERE mesh_id=?1 AND session_key=?2")?;
     let mut ins = c.prepare_cached(
         "INSERT OR IGNORE INTO deliveries(mesh_id,sender,msg_id,recipient,nonce,ciphertext,created_at,expires_at)

@@ -188,6 +188,43 @@ pub(crate) enum Command {
     },
     /// Print the man page (roff; e.g. `claudemesh man > ~/.local/share/man/man1/claudemesh.1`).
     Man,
+    /// Benchmarks on real parts: `bench load` (peers × messages through a broker: latency, delivery, broker cost).
+    Bench {
+        #[command(subcommand)]
+        action: BenchAction,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum BenchAction {
+    /// N peers join a fresh mesh by invite and each sends M sealed messages to random peers; fails unless every
+    /// message arrives exactly once, in each sender's order.
+    Load(LoadArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct LoadArgs {
+    /// How many peers (each with its own member key and WebSocket).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=5000))]
+    pub peers: u64,
+    /// How many messages each peer sends.
+    #[arg(long, value_name = "M", default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub messages: u64,
+    /// Use this broker (ws://… or wss://…) instead of starting one; its process figures are then unknown.
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
+    /// Sends each peer keeps in flight before waiting for the broker's answer.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub window: u64,
+    /// Size of each message body in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 200, value_parser = clap::value_parser!(u64).range(48..=16384))]
+    pub body_bytes: u64,
+    /// The whole run ends by then, delivered or not (`90s`, `10m`).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Seed for the random choice of targets (default: random).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -3,6 +3,7 @@
 
 mod args;
 mod audit_verbs;
+mod bench_verbs;
 mod claude_verbs;
 mod context;
 mod daemon_verbs;
@@ -28,8 +29,8 @@ use crate::output::{self, Printer, Shape, ShapeError, icon};
 use crate::proto::Invite;
 
 use args::{
-    AuditAction, Cli, Command, GroupAction, InviteAction, InviteCmd, MeshAction, MessageAction, PeerAction,
-    ProfileAction, StatusAction, SummaryAction,
+    AuditAction, BenchAction, Cli, Command, GroupAction, InviteAction, InviteCmd, MeshAction, MessageAction,
+    PeerAction, ProfileAction, StatusAction, SummaryAction,
 };
 use context::Ctx;
 use error::{CliError, Exit};
@@ -238,6 +239,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Daemon(crate::daemon::DaemonArgs { action: Some(DaemonAction::Stop) }) => daemon_verbs::stop(ctx),
         Command::Daemon(_) | Command::Mcp(_) => Err(CliError::internal("long-running role dispatched as a verb")),
         Command::Completions { .. } | Command::Man => Err(CliError::internal("generated text dispatched as a verb")),
+        Command::Bench { action: BenchAction::Load(a) } => bench_verbs::load(ctx, &a),
     }
 }
 

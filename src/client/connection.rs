@@ -240,35 +240,55 @@ fn route(
     }
 }
 
+/// A request already written to the connection's queue; `wait` resolves to its response. Several can be in
+/// flight on one connection (pipelining); the broker answers a connection's requests in order.
+pub(crate) struct PendingCall {
+    method: String,
+    response: oneshot::Receiver<Result<Value, ClientError>>,
+    closed: Arc<OnceLock<CloseInfo>>,
+}
+
+impl PendingCall {
+    /// The response, at most `CALL_TIMEOUT` from now.
+    pub(crate) async fn wait(self) -> Result<Value, ClientError> {
+        match tokio::time::timeout(CALL_TIMEOUT, self.response).await {
+            Err(_) => Err(ClientError::CallTimeout { method: self.method, secs: CALL_TIMEOUT.as_secs() }),
+            Ok(Err(_)) => Err(lost(&self.closed)),
+            Ok(Ok(outcome)) => outcome,
+        }
+    }
+}
+
+fn lost(closed: &OnceLock<CloseInfo>) -> ClientError {
+    let info = closed.get().cloned().unwrap_or_default();
+    ClientError::ConnectionLost { code: info.code, reason: info.reason }
+}
+
 impl Connection {
     /// Sends a request and waits for its response (at most `CALL_TIMEOUT`).
     pub(crate) async fn call(&mut self, method: &str, params: Value) -> Result<Value, ClientError> {
+        self.start(method, &params)?.wait().await
+    }
+
+    /// Queues a request without waiting for its response.
+    pub(crate) fn start(&mut self, method: &str, params: &Value) -> Result<PendingCall, ClientError> {
         self.next_id += 1;
         let id = self.next_id;
-        let frame = encode_request(id, method, &params);
+        let frame = encode_request(id, method, params);
         if frame.len() > MAX_FRAME_BYTES {
             return Err(ClientError::FrameTooLarge { bytes: frame.len(), max: MAX_FRAME_BYTES });
         }
         let (reply, response) = oneshot::channel();
         if self.commands.send(Command::Call { id, frame, reply }).is_err() {
-            return Err(self.lost());
+            return Err(lost(&self.closed));
         }
-        match tokio::time::timeout(CALL_TIMEOUT, response).await {
-            Err(_) => Err(ClientError::CallTimeout { method: method.to_string(), secs: CALL_TIMEOUT.as_secs() }),
-            Ok(Err(_)) => Err(self.lost()),
-            Ok(Ok(outcome)) => outcome,
-        }
+        Ok(PendingCall { method: method.to_string(), response, closed: Arc::clone(&self.closed) })
     }
 
     /// Starts the watchdog (after `auth.hello`, which tells the broker's ping interval): a connection that
     /// receives nothing for `after` is closed, which fails its pending calls and ends it with `Event::Closed`.
     pub(crate) fn arm_watchdog(&self, after: Duration) {
         let _ = self.commands.send(Command::Watchdog(after));
-    }
-
-    fn lost(&self) -> ClientError {
-        let info = self.closed.get().cloned().unwrap_or_default();
-        ClientError::ConnectionLost { code: info.code, reason: info.reason }
     }
 
     /// Closes the WebSocket cleanly and waits (briefly) for the socket task to finish.

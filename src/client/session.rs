@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::ClientError;
-use super::connection::{Connection, Event, connect, stale_timeout};
+use super::connection::{Connection, Event, PendingCall, connect, stale_timeout};
 use super::targeting::{batch_envelopes, resolve};
 #[cfg(test)]
 use crate::crypto::box_seal;
@@ -76,6 +76,12 @@ pub(crate) struct SendReport {
     pub accepted: u64,
     pub duplicates: u64,
     pub expires_at_ms: u64,
+}
+
+/// A message sealed for its recipients: the `message.send` frames to send, and the report to fill in.
+pub(crate) struct SealedMessage {
+    pub frames: Vec<SendParams>,
+    pub report: SendReport,
 }
 
 /// One message to send, with its id and time already fixed.
@@ -474,6 +480,24 @@ impl MeshSession {
         peers: &[PeerInfo],
         out: Outgoing<'_>,
     ) -> Result<SendReport, ClientError> {
+        let SealedMessage { frames, mut report } = self.seal_message(peers, out)?;
+        for params in frames {
+            let result: SendResult = match self.call_retrying(method::MESSAGE_SEND, &params).await {
+                Err(ClientError::FrameTooLarge { bytes, .. }) => {
+                    return Err(ClientError::BodyTooLarge { bytes, max: MAX_BODY_BYTES });
+                }
+                other => other?,
+            };
+            report.accepted += result.accepted;
+            report.duplicates += result.duplicates;
+            report.expires_at_ms = report.expires_at_ms.max(result.expires_at_ms);
+        }
+        Ok(report)
+    }
+
+    /// Resolves `to` among `peers`, seals the body once per verified recipient and splits the envelopes into
+    /// `message.send` frames, all under one message id. Nothing is sent.
+    pub(crate) fn seal_message(&mut self, peers: &[PeerInfo], out: Outgoing<'_>) -> Result<SealedMessage, ClientError> {
         let Outgoing { id, sent_at_ms, to, body, priority, ttl_secs } = out;
         check_body(body)?;
         let me = self.identity.session_key();
@@ -511,21 +535,19 @@ impl MeshSession {
 
         let template = SendParams { id: id.clone(), to: to.to_string(), priority, ttl_secs, envelopes: Vec::new() };
         let fixed = serde_json::to_string(&template).map(|s| s.len()).unwrap_or(0) + 128;
-        let mut report =
+        let frames = batch_envelopes(envelopes, fixed, FRAME_BUDGET, MAX_ENVELOPES_PER_CALL)
+            .into_iter()
+            .map(|batch| SendParams { envelopes: batch, ..template.clone() })
+            .collect();
+        let report =
             SendReport { id, to: to.to_string(), recipients, skipped, accepted: 0, duplicates: 0, expires_at_ms: 0 };
-        for batch in batch_envelopes(envelopes, fixed, FRAME_BUDGET, MAX_ENVELOPES_PER_CALL) {
-            let params = SendParams { envelopes: batch, ..template.clone() };
-            let result: SendResult = match self.call_retrying(method::MESSAGE_SEND, &params).await {
-                Err(ClientError::FrameTooLarge { bytes, .. }) => {
-                    return Err(ClientError::BodyTooLarge { bytes, max: MAX_BODY_BYTES });
-                }
-                other => other?,
-            };
-            report.accepted += result.accepted;
-            report.duplicates += result.duplicates;
-            report.expires_at_ms = report.expires_at_ms.max(result.expires_at_ms);
-        }
-        Ok(report)
+        Ok(SealedMessage { frames, report })
+    }
+
+    /// Queues a typed request on the current connection without waiting for its response (pipelining).
+    pub(crate) fn start_call<P: Serialize>(&mut self, method: &str, params: &P) -> Result<PendingCall, ClientError> {
+        let params = serde_json::to_value(params).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.conn.start(method, &params)
     }
 }
 
