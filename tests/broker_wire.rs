@@ -471,6 +471,36 @@ async fn flood_is_rate_limited_and_others_unaffected() {
     assert!(metric(&metrics(m.b.port).await, "claudemesh_rate_limited_total").unwrap_or(0.0) >= limited as f64);
 }
 
+/// Acknowledgements are not charged to the request budget: a recipient whose budget is spent still completes its
+/// deliveries (a throttled ack only causes a redelivery 10 s later, which the latency-to-the-model runs showed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_pass_when_the_request_budget_is_spent() {
+    const FLOOD: usize = 3000;
+    const ACKS: usize = 200;
+    let mut m = setup(&[]).await;
+    let mut c = m.raw().await;
+    m.join_on(&mut c, "busy").await;
+    for _ in 0..FLOOD {
+        c.send_request("ping", json!({})).await;
+    }
+    for seq in 0..ACKS {
+        c.send_request("message.ack", json!({"deliveries": [seq + 1]})).await;
+    }
+    let mut limited = 0;
+    for _ in 0..FLOOD {
+        let r = c.next_response(WAIT).await.unwrap_or_else(|e| panic!("a ping reply never came: {e:?}"));
+        if r.get("error").is_some() {
+            limited += 1;
+        }
+    }
+    assert!(limited > 0, "the pings must have spent the request budget");
+    for i in 0..ACKS {
+        let r = c.next_response(WAIT).await.unwrap_or_else(|e| panic!("ack reply {i} never came: {e:?}"));
+        assert!(r.get("result").is_some(), "ack {i} after the budget was spent: {r}");
+    }
+    m.assert_alive().await;
+}
+
 /// JSON-RPC: every request gets exactly one response, also when the client reads slower than the broker
 /// answers (TCP backpressure must slow the broker down, not make it drop replies).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

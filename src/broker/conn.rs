@@ -306,7 +306,11 @@ impl Conn {
                 return After::Nothing;
             }
         };
-        if let Err(wait) = self.requests.take(1, Instant::now()) {
+        // Acknowledgements and receipts only complete deliveries the broker already pushed to this connection (each
+        // frame carries a capped list of ids): throttling them would only cause redeliveries, so they are not
+        // charged to the request budget. A busy recipient acks as fast as it receives.
+        let completes_delivery = matches!(method_name.as_str(), method::MESSAGE_ACK | method::MESSAGE_RECEIPT);
+        if let Err(wait) = if completes_delivery { Ok(()) } else { self.requests.take(1, Instant::now()) } {
             Metrics::inc(&m.rate_limited, 1);
             let err = RpcError::with_data(
                 ErrorCode::RateLimited,
