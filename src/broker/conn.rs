@@ -832,7 +832,8 @@ impl Conn {
         let now = now_ms();
         let shared = self.shared.clone();
         let m2 = mesh.clone();
-        let acked = self.pumping_until(shared.db.run(move |c| store::ack(c, &m2, &me, &seqs, now))).await.map_err(store_err)?;
+        let acked =
+            self.pumping_until(shared.db.run(move |c| store::ack(c, &m2, &me, &seqs, now))).await.map_err(store_err)?;
         let n = acked.len() as u64;
         Metrics::inc(&self.shared.metrics.messages_delivered, n);
         // Each sender hears that its copy arrived (`message.receipt`, state `delivered`).
