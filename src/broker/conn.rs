@@ -1027,7 +1027,7 @@ impl Conn {
             }
             let (mesh, me, cursor) = (a.mesh.clone(), a.peer, a.cursor);
             let rows =
-                match self.shared.db.run(move |c| store::fetch_pending(c, &mesh, &me, cursor, room, now_ms())).await {
+                match self.shared.db.read(move |c| store::fetch_pending(c, &mesh, &me, cursor, room, now_ms())).await {
                     Ok(r) => r,
                     Err(e) => {
                         if retrying {
@@ -1039,6 +1039,13 @@ impl Conn {
                         return;
                     }
                 };
+            if !rows.is_empty() {
+                // The pushes are counted off the delivery path: the writer records them with its next batch
+                // (queued before any ack for them can arrive).
+                let pushes: Vec<(u64, usize)> =
+                    rows.iter().map(|d| (d.delivery, d.ciphertext.len() + d.nonce.len())).collect();
+                self.shared.db.enqueue(move |c| store::bump_attempts_of(c, &pushes));
+            }
             let caught_up = rows.len() < room;
             let now = Instant::now();
             for d in &rows {

@@ -38,10 +38,14 @@ type Job = Box<dyn FnOnce(Option<&Connection>) -> (Option<StoreError>, Completio
 /// Largest number of jobs committed together.
 const MAX_BATCH: usize = 512;
 
-/// Handle to the store thread. Cheap to clone.
+/// A read on the reader connection: runs outside any write transaction and sees only committed data.
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+/// Handle to the store threads (the writer, and a reader for the delivery pump). Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Db {
     tx: std_mpsc::Sender<Job>,
+    reads: std_mpsc::Sender<ReadJob>,
 }
 
 /// SQLite durability: `full` fsyncs every commit (the default), `normal` relies on WAL checkpoints.
@@ -79,16 +83,57 @@ impl Db {
         conn.pragma_update(None, "cache_size", -16384)?;
         migrate(&conn)?;
         let (tx, rx) = std_mpsc::channel::<Job>();
+        let (reads, reads_rx) = std_mpsc::channel::<ReadJob>();
+        let reader = spawn_reader(path, reads_rx)?;
         let stop = spawn_checkpointer(path)?;
         let handle = std::thread::Builder::new()
             .name("broker-db".into())
             .spawn(move || {
                 writer_loop(conn, rx);
-                // The writer is done: stop the checkpointer and wait for it, so the files are quiet on return.
+                // The writer is done (every handle is gone, so the reader's queue is closed too): wait for the
+                // reader and stop the checkpointer, so the files are quiet on return.
+                let _ = reader.join();
                 drop(stop);
             })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok((Db { tx }, handle))
+        Ok((Db { tx, reads }, handle))
+    }
+
+    /// Runs the read-only `f` on the reader connection: it sees every committed transaction and waits for no
+    /// write batch or fsync (the delivery pump reads here, so a delivery goes out as soon as it is committed).
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel::<Result<T, StoreError>>();
+        let job: ReadJob = Box::new(move |c| {
+            let _ = reply.send(f(c));
+        });
+        self.reads.send(job).map_err(|_| StoreError::Unavailable("store thread stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Unavailable("store thread stopped".into()))?
+    }
+
+    /// Queues `f` for the writer without waiting for it; a failure is only logged. For bookkeeping no caller
+    /// waits on (a delivery's attempt counter).
+    pub(crate) fn enqueue<F>(&self, f: F)
+    where
+        F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+    {
+        let job: Job = Box::new(move |conn| {
+            let error = match conn {
+                Some(c) => f(c).err(),
+                None => Some(StoreError::Unavailable("the transaction could not start".into())),
+            };
+            let logged = error.clone();
+            let done: Completion = Box::new(move |commit| {
+                if let Some(e) = commit.err().or(logged) {
+                    tracing::debug!(error = %e, "queued store write failed");
+                }
+            });
+            (error, done)
+        });
+        let _ = self.tx.send(job);
     }
 
     /// Runs `f` on the store thread inside a transaction; resolves after the transaction committed.
@@ -138,6 +183,26 @@ impl Drop for CheckpointStop {
             let _ = t.join();
         }
     }
+}
+
+/// The reader: a read-only connection on its own thread, serving `Db::read` jobs in arrival order until every
+/// handle is gone.
+fn spawn_reader(path: &Path, rx: std_mpsc::Receiver<ReadJob>) -> Result<std::thread::JoinHandle<()>, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(32);
+    conn.pragma_update(None, "cache_size", -8192)?;
+    std::thread::Builder::new()
+        .name("broker-read".into())
+        .spawn(move || {
+            while let Ok(job) = rx.recv() {
+                job(&conn);
+            }
+        })
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
 /// A passive checkpoint every `CHECKPOINT_EVERY` on a second connection: it never blocks the writer, and its
@@ -274,6 +339,46 @@ mod tests {
         ok.await.unwrap().unwrap();
         let n: i64 = db.run(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
         assert_eq!(n, 1);
+    }
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+
+    fn migrate(c: &Connection) -> rusqlite::Result<()> {
+        c.execute_batch("CREATE TABLE IF NOT EXISTS t(k INTEGER PRIMARY KEY, v TEXT)")
+    }
+
+    fn value(c: &Connection) -> Result<String, StoreError> {
+        Ok(c.query_row("SELECT v FROM t WHERE k=1", [], |r| r.get(0))?)
+    }
+
+    #[tokio::test]
+    async fn reads_see_committed_writes_queued_writes_keep_order_and_the_reader_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _h) = Db::open(&dir.path().join("r.db"), Durability::Full, None, migrate).unwrap();
+        db.run(|c| {
+            c.execute("INSERT INTO t VALUES (1,'a')", [])?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(db.read(value).await.unwrap(), "a");
+        db.enqueue(|c| {
+            c.execute("UPDATE t SET v='b' WHERE k=1", [])?;
+            Ok(())
+        });
+        // A write queued after it runs after it.
+        assert_eq!(db.run(value).await.unwrap(), "b");
+        assert_eq!(db.read(value).await.unwrap(), "b");
+        let write = db
+            .read(|c| {
+                c.execute("INSERT INTO t VALUES (2,'x')", [])?;
+                Ok(())
+            })
+            .await;
+        assert!(write.is_err());
     }
 }
 

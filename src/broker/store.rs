@@ -595,7 +595,8 @@ const DELIVER_SELECT: &str = "SELECT d.seq, d.msg_id, d.sender, COALESCE(p.name,
     JOIN messages m ON m.mesh_id=d.mesh_id AND m.sender=d.sender AND m.id=d.msg_id
     LEFT JOIN peers p ON p.mesh_id=d.mesh_id AND p.session_key=d.sender";
 
-/// Queued, unexpired deliveries for a recipient after `after_seq`, oldest first; bumps their attempt counter.
+/// Queued, unexpired deliveries for a recipient after `after_seq`, oldest first. Read-only (the pump runs it on
+/// the reader connection); the caller records the push with `bump_attempts`.
 pub(crate) fn fetch_pending(
     c: &Connection,
     mesh: &MeshId,
@@ -617,7 +618,6 @@ pub(crate) fn fetch_pending(
             out.push(d);
         }
     }
-    bump_attempts(c, &out)?;
     Ok(out)
 }
 
@@ -645,7 +645,13 @@ pub(crate) fn fetch_by_seq(
 /// rolls the whole transaction back, and the recipient's acknowledgement of this very delivery is what frees space —
 /// so a bump that could fail would starve the pump that drains a full store.
 fn bump_attempts(c: &Connection, rows: &[DeliverParams]) -> Result<(), StoreError> {
-    if rows.is_empty() {
+    let pushes: Vec<(u64, usize)> = rows.iter().map(|d| (d.delivery, d.ciphertext.len() + d.nonce.len())).collect();
+    bump_attempts_of(c, &pushes)
+}
+
+/// Counts one more push of each `(delivery, stored bytes)`, skipping those the store has no room to rewrite.
+pub(crate) fn bump_attempts_of(c: &Connection, pushes: &[(u64, usize)]) -> Result<(), StoreError> {
+    if pushes.is_empty() {
         return Ok(());
     }
     let pragma = |name: &str| c.pragma_query_value(None, name, |r| r.get::<_, i64>(0));
@@ -653,15 +659,14 @@ fn bump_attempts(c: &Connection, rows: &[DeliverParams]) -> Result<(), StoreErro
     let mut room =
         pragma("max_page_count")?.saturating_sub(pragma("page_count")?).saturating_add(pragma("freelist_count")?);
     let mut up = c.prepare_cached("UPDATE deliveries SET attempts=attempts+1 WHERE seq=?1")?;
-    for d in rows {
-        let bytes = i64::try_from(d.ciphertext.len() + d.nonce.len()).unwrap_or(i64::MAX);
-        let needs = bytes / page + 2;
+    for &(seq, bytes) in pushes {
+        let needs = i64::try_from(bytes).unwrap_or(i64::MAX) / page + 2;
         if room < needs {
-            tracing::debug!(delivery = d.delivery, "store nearly full: attempt count not updated");
+            tracing::debug!(delivery = seq, "store nearly full: attempt count not updated");
             continue;
         }
         room -= needs;
-        up.execute([d.delivery])?;
+        up.execute([seq])?;
     }
     Ok(())
 }
