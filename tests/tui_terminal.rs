@@ -446,6 +446,12 @@ fn invite_takes_the_defaults_with_enter_and_shows_the_link() {
     pane.keys("q");
     let after = dir.path().join("after");
     assert!(wait_until(WAIT, || std::fs::read_to_string(&after).is_ok_and(|s| !s.is_empty())), "did not end");
+    // The link stays on the normal screen after the UI closed (the alternate screen took the rest with it).
+    let scrollback = pane.tmux(&["capture-pane", "-p", "-J", "-S", "-"]);
+    assert!(
+        scrollback.lines().any(|l| l.contains("Invite link: ") && l.contains("/join/")),
+        "the link is not left on screen:\n{scrollback}"
+    );
     let invites = home.json(&["invite", "list"]);
     assert_eq!(invites["invites"].as_array().map(Vec::len), Some(1), "{invites}");
 }

@@ -380,6 +380,7 @@ tui-invite-keys = ↑↓ field · ←→ change · Enter create · q quit
 tui-invite-creating = Creating the invite…
 tui-invite-ready = Invite to { $mesh } as { $role }, valid for { $span }.
 tui-invite-copied = Copied to the clipboard. The other person runs: claudemesh <link>
+tui-invite-link = Invite link: { $url }
 tui-invite-qr-small = Make the terminal larger to see the QR code.
 tui-invite-done-keys = Enter or q to close
 err-new-needs-name = The new mesh needs a name, and there is no terminal to ask for one.

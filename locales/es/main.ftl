@@ -380,6 +380,7 @@ tui-invite-keys = ↑↓ campo · ←→ cambiar · Enter crear · q salir
 tui-invite-creating = Creando la invitación…
 tui-invite-ready = Invitación a { $mesh } como { $role }, válida durante { $span }.
 tui-invite-copied = Copiada al portapapeles. La otra persona ejecuta: claudemesh <enlace>
+tui-invite-link = Enlace de invitación: { $url }
 tui-invite-qr-small = Agranda la terminal para ver el código QR.
 tui-invite-done-keys = Enter o q para cerrar
 err-new-needs-name = La malla nueva necesita un nombre, y no hay terminal donde preguntarlo.

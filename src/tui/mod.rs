@@ -129,8 +129,13 @@ pub(crate) fn run(env: &Env, start: Start) -> Result<Exit, TuiError> {
 /// Restores the terminal, or hands it to `claude` with the flow's closing lines left on the normal screen.
 fn finish(env: &Env, start: &Start, app: &App, tui: Option<terminal::Tui>, outcome: Outcome) -> Result<Exit, TuiError> {
     match outcome {
-        Outcome::Quit => Ok(Exit::Quit),
-        Outcome::Done => Ok(Exit::Done),
+        Outcome::Quit | Outcome::Done => {
+            let parting = flows::welcome::parting(&app.state.look, &app.state.flow);
+            if !parting.is_empty() {
+                terminal::leave(tui, &parting)?;
+            }
+            Ok(if outcome == Outcome::Quit { Exit::Quit } else { Exit::Done })
+        }
         Outcome::Handoff { mesh: None } => Ok(Exit::NoMesh),
         Outcome::Handoff { mesh: Some(mesh) } => {
             let plan = ClaudeBinary::find(env)?.plan(env, &mesh, start.name.as_deref(), &start.claude_args);

@@ -108,6 +108,14 @@ pub(crate) fn handoff(tui: Option<Tui>, farewell: &[Line<'_>], plan: LaunchPlan)
     plan.exec()
 }
 
+/// Restores the terminal (when entered) and prints `lines` on the normal screen, so what the person needs after the
+/// UI closes (an invite link) stays in the scrollback.
+pub(crate) fn leave(tui: Option<Tui>, lines: &[Line<'_>]) -> io::Result<()> {
+    drop(tui);
+    restore()?;
+    write_lines(&mut io::stdout(), lines)
+}
+
 /// Styled lines for the normal (cooked) screen: each span in its style (the theme already left out colour under
 /// `NO_COLOR`), SGR reset after it, one line each.
 fn write_lines(out: &mut impl Write, lines: &[Line<'_>]) -> io::Result<()> {

@@ -97,6 +97,14 @@ pub(crate) fn farewell(look: &Look, flow_id: FlowId, flow: &FlowState) -> Vec<Li
     lines
 }
 
+/// What stays on the normal screen when a flow ends without a handoff: the invite link it made, if any.
+pub(crate) fn parting(look: &Look, flow: &FlowState) -> Vec<Line<'static>> {
+    match &flow.invite_url {
+        Some(url) => vec![done_line(look, look.t_args("tui-invite-link", &[("url", url.as_str().into())]))],
+        None => Vec::new(),
+    }
+}
+
 /// `✘ text` in `error`, then how to leave.
 pub(super) fn failure(look: &Look, text: &str) -> Vec<Line<'static>> {
     vec![
