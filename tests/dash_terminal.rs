@@ -5,76 +5,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
+use support::tmux::{Pane, StopDaemon, require_tmux};
 use support::{Broker, Home, bin, describe, mesh_of_two, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// The terminal tests need tmux (`.ci/run` installs it); without it they fail rather than pass untested.
-fn require_tmux() {
-    let ok = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
-    assert!(ok, "tmux is required for the terminal tests: apt-get install tmux");
-}
-
-/// A detached tmux server of its own (socket in the test's directory) with one 110×32 pane.
-struct Pane {
-    socket: PathBuf,
-}
-
-impl Pane {
-    fn start(dir: &Path, script: &str) -> Pane {
-        let socket = dir.join("tmux.sock");
-        let out = Command::new("tmux")
-            .arg("-S")
-            .arg(&socket)
-            .args(["new-session", "-d", "-x", "110", "-y", "32", "sh", "-c", script])
-            .output()
-            .expect("run tmux");
-        assert!(out.status.success(), "tmux: {}", describe(&out));
-        Pane { socket }
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().expect("run tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p"])
-    }
-
-    /// Types `text` literally (no key names).
-    fn type_text(&self, text: &str) {
-        self.tmux(&["send-keys", "-l", text]);
-    }
-
-    fn key(&self, key: &str) {
-        self.tmux(&["send-keys", key]);
-    }
-
-    /// The screen line holding `needle`, if any.
-    fn line_with(&self, needle: &str) -> Option<String> {
-        self.screen().lines().find(|l| l.contains(needle)).map(str::to_string)
-    }
-}
-
-impl Drop for Pane {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
-    }
-}
-
-/// Stops a home's daemon when the test ends, however it ends.
-struct StopDaemon<'a>(&'a Home);
-
-impl Drop for StopDaemon<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.cmd().args(["daemon", "stop"]).output();
-    }
-}
 
 #[test]
 fn a_message_sent_from_the_compose_box_is_delivered_and_then_read_on_screen() {
@@ -91,20 +27,20 @@ fn a_message_sent_from_the_compose_box_is_delivered_and_then_read_on_screen() {
         home = pair.alice.path().display(),
         bin = bin(),
     );
-    let pane = Pane::start(dir.path(), &script);
+    let pane = Pane::start_sized(dir.path(), &script, 110, 32);
     assert!(
         wait_until(WAIT, || pane.screen().contains("team") && pane.screen().contains("bob")),
         "no dashboard with bob:\n{}",
         pane.screen()
     );
 
-    pane.key("c");
+    pane.keys("c");
     pane.type_text("@bo");
-    pane.key("Tab");
+    pane.keys("Tab");
     assert!(wait_until(WAIT, || pane.screen().contains("@bob ")), "no completion:\n{}", pane.screen());
     pane.type_text("hello from the dashboard");
     assert!(wait_until(WAIT, || pane.screen().contains("To bob")), "no target:\n{}", pane.screen());
-    pane.key("Enter");
+    pane.keys("Enter");
 
     assert!(
         wait_until(WAIT, || pane.screen().contains("hello from the dashboard") && pane.screen().contains("Sent.")),
@@ -127,7 +63,7 @@ fn a_message_sent_from_the_compose_box_is_delivered_and_then_read_on_screen() {
         "no read receipt:\n{}",
         pane.screen()
     );
-    pane.key("q");
+    pane.keys("q");
 
     // Bob's dashboard opens with what he received before it started.
     let bob_dir = tempfile::tempdir().unwrap();
@@ -136,14 +72,14 @@ fn a_message_sent_from_the_compose_box_is_delivered_and_then_read_on_screen() {
         home = pair.bob.path().display(),
         bin = bin(),
     );
-    let bob_pane = Pane::start(bob_dir.path(), &script);
+    let bob_pane = Pane::start_sized(bob_dir.path(), &script, 110, 32);
     assert!(
         wait_until(WAIT, || bob_pane.line_with("alice → bob").is_some()
             && bob_pane.screen().contains("hello from the dashboard")),
         "no history in bob's dashboard:\n{}",
         bob_pane.screen()
     );
-    bob_pane.key("q");
+    bob_pane.keys("q");
 }
 
 #[test]
@@ -159,7 +95,7 @@ fn a_broker_outage_shows_reconnecting_then_reconnected_which_goes_away() {
         home = home.path().display(),
         bin = bin(),
     );
-    let pane = Pane::start(dir.path(), &script);
+    let pane = Pane::start_sized(dir.path(), &script, 110, 32);
     assert!(wait_until(WAIT, || pane.screen().contains("alice")), "no dashboard:\n{}", pane.screen());
     broker.kill();
     assert!(wait_until(WAIT, || pane.screen().contains("Reconnecting…")), "no outage shown:\n{}", pane.screen());
@@ -170,5 +106,5 @@ fn a_broker_outage_shows_reconnecting_then_reconnected_which_goes_away() {
         "the reconnected line stayed:\n{}",
         pane.screen()
     );
-    pane.key("q");
+    pane.keys("q");
 }

@@ -10,63 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use support::tmux::{Pane, StopDaemon, require_tmux};
 use support::{Broker, Home, bin, describe, wait_until};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// The terminal tests need tmux (`.ci/run` installs it); without it they fail rather than pass untested.
-fn require_tmux() {
-    let ok = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
-    assert!(ok, "tmux is required for the terminal tests: apt-get install tmux");
-}
-
-/// A detached tmux server of its own (socket in the test's directory) with one 100×30 pane.
-struct Pane {
-    socket: PathBuf,
-}
-
-impl Pane {
-    /// Runs `script` with `sh` in a new pane.
-    fn start(dir: &Path, script: &str) -> Pane {
-        let socket = dir.join("tmux.sock");
-        let out = Command::new("tmux")
-            .arg("-S")
-            .arg(&socket)
-            .args(["new-session", "-d", "-x", "100", "-y", "30", "sh", "-c", script])
-            .output()
-            .expect("run tmux");
-        assert!(out.status.success(), "tmux: {}", describe(&out));
-        Pane { socket }
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().expect("run tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p"])
-    }
-
-    fn keys(&self, keys: &str) {
-        self.tmux(&["send-keys", keys]);
-    }
-}
-
-impl Drop for Pane {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
-    }
-}
-
-/// Stops the daemon `dash` started for the home.
-struct StopDaemon<'a>(&'a Home);
-
-impl Drop for StopDaemon<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.cmd().args(["daemon", "stop"]).output();
-    }
-}
 
 /// A shell script: record our pid, exec `claudemesh dash` in the home, then (the shell is gone with exec, so a
 /// second shell) record the terminal's modes once it returns.

@@ -4,6 +4,7 @@
 
 pub mod local_api;
 pub mod proxy;
+pub mod tmux;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
