@@ -15,6 +15,7 @@ use ratatui_textarea::TextArea;
 use serde_json::Value;
 
 use super::event::DaemonEvent;
+pub(crate) use crate::proto::Priority;
 pub(crate) use model::{DeliveryState, Msg, Peer, Presence};
 pub(crate) use view::Dashboard;
 
@@ -32,30 +33,12 @@ pub(crate) enum Focus {
     Filter,
 }
 
-/// Message priority as the compose box offers it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) enum Priority {
-    Now,
-    #[default]
-    Next,
-    Low,
-}
-
-impl Priority {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Priority::Now => "now",
-            Priority::Next => "next",
-            Priority::Low => "low",
-        }
-    }
-
-    fn toggled(self) -> Self {
-        match self {
-            Priority::Now => Priority::Next,
-            Priority::Next => Priority::Low,
-            Priority::Low => Priority::Now,
-        }
+/// The compose box's priority toggle: next → low → now → next.
+fn toggled(p: Priority) -> Priority {
+    match p {
+        Priority::Now => Priority::Next,
+        Priority::Next => Priority::Low,
+        Priority::Low => Priority::Now,
     }
 }
 
@@ -297,7 +280,7 @@ pub(crate) fn update(state: &mut DashState, action: DashAction) -> bool {
         }
         DashAction::CloseCompletion => state.completion.take().is_some(),
         DashAction::TogglePriority => {
-            state.priority = state.priority.toggled();
+            state.priority = toggled(state.priority);
             true
         }
         DashAction::Send => send(state),
