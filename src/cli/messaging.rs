@@ -49,6 +49,8 @@ pub(crate) fn peer_json(p: &PeerInfo, me: &KeyHex) -> Value {
         "groups": p.groups,
         "online": p.online,
         "last_seen_ms": p.last_seen_ms,
+        "cwd": p.cwd,
+        "branch": p.branch,
         "you": p.id == *me,
     })
 }
