@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub next_conn: AtomicU64,
     /// Turns true on shutdown; grace timers stop waiting so the store can close.
     pub shutdown: watch::Receiver<bool>,
+    /// Subscriptions, access cache and timers of the coordination primitives.
+    pub coord: super::coord::Coord,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -247,7 +249,7 @@ fn to_value<T: Serialize>(v: &T) -> Result<Value, RpcError> {
     serde_json::to_value(v).map_err(|e| RpcError::new(ErrorCode::Internal, e.to_string()))
 }
 
-fn store_err(e: StoreError) -> RpcError {
+pub(crate) fn store_err(e: StoreError) -> RpcError {
     match e {
         StoreError::Rejected(code, msg) => RpcError::new(code, msg),
         StoreError::Full => RpcError::new(ErrorCode::Unavailable, "the broker's disk is full; nothing was stored"),
@@ -394,9 +396,25 @@ impl Conn {
             method::INVITE_CREATE => self.invite_create(params).await,
             method::INVITE_LIST => self.invite_list().await,
             method::INVITE_REVOKE => self.invite_revoke(params).await,
+            _ if super::coord::handles(name) => self.coord(name, params).await,
             _ => Err(RpcError::new(ErrorCode::MethodNotFound, format!("unknown method {name}"))),
         };
         (r, After::Nothing)
+    }
+
+    /// A coordination request (state, memory, tasks, ...): routed to `coord` with who is asking.
+    async fn coord(&mut self, name: &str, params: Value) -> Result<Value, RpcError> {
+        let a = self.authed()?;
+        let ctx = super::coord::Ctx {
+            shared: &self.shared,
+            conn: self.id,
+            out: &self.out,
+            mesh: &a.mesh,
+            peer: &a.peer,
+            member: &a.member,
+            role: a.role,
+        };
+        super::coord::dispatch(&ctx, name, params).await
     }
 
     // ---- auth ------------------------------------------------------------------------------------------------
@@ -1095,6 +1113,7 @@ impl Conn {
 
     /// On disconnect: start the grace lease; announce `peer.left` only if the peer does not return in time.
     async fn finish(&mut self) {
+        super::coord::on_close(&self.shared, self.id);
         let Some(a) = self.auth.take().filter(|a| a.receiving) else { return };
         let shared = self.shared.clone();
         let Some(generation) = shared.hub.detach(&a.mesh, &a.peer, self.id) else { return };
@@ -1171,4 +1190,5 @@ fn is_known(name: &str) -> bool {
         method::INVITE_REVOKE,
     ]
     .contains(&name)
+        || super::coord::handles(name)
 }

@@ -3,6 +3,7 @@
 //! daemon's embedded broker use the same engine.
 
 mod conn;
+mod coord;
 mod db;
 mod embedded;
 mod hub;
@@ -239,10 +240,12 @@ where
         settings,
         next_conn: Default::default(),
         shutdown: shutdown.clone(),
+        coord: coord::Coord::default(),
     });
     let (alive, mut all_done) = tokio::sync::mpsc::channel::<()>(1);
     let app = App { shared: shared.clone(), shutdown: shutdown.clone(), public_url: Arc::new(public_url), alive };
     let sweeper = tokio::spawn(expire_loop(shared.clone(), sweep, shutdown.clone()));
+    let coord_loops = coord::spawn(shared.clone(), shutdown.clone());
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
@@ -257,6 +260,9 @@ where
         .await
         .map_err(BrokerError::Serve);
     let _ = sweeper.await;
+    for task in coord_loops {
+        let _ = task.await;
+    }
     // Every connection task holds a clone of `alive`; recv() returns None once they have all finished.
     let _ = all_done.recv().await;
     result

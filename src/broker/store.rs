@@ -71,7 +71,8 @@ pub(crate) fn migrate(c: &Connection) -> rusqlite::Result<()> {
             COMMIT;",
         )?;
     }
-    Ok(())
+    // The coordination primitives version their tables per part (`schema_parts`), independently of this.
+    super::coord::migrate(c)
 }
 
 /// The `deliveries.state` column.

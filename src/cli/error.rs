@@ -249,6 +249,7 @@ fn from_rpc(rpc: RpcError) -> CliError {
         Some(ErrorCode::AlreadyExists) => {
             CliError::new(Exit::AlreadyExists, "already_exists", "err-already-exists").hint("hint-retry")
         }
+        Some(ErrorCode::Conflict) => CliError::new(Exit::AlreadyExists, "conflict", "err-conflict").hint("hint-reread"),
         Some(ErrorCode::InviteExpired) => {
             CliError::new(Exit::NotFound, "invite_expired", "err-invite-expired-broker").hint("hint-ask-new-invite")
         }
@@ -291,6 +292,7 @@ mod tests {
         assert_eq!(rpc(ErrorCode::InviteExhausted).exit as u8, 5);
         assert_eq!(rpc(ErrorCode::InviteInvalid).exit as u8, 5);
         assert_eq!(rpc(ErrorCode::AlreadyExists).exit as u8, 6);
+        assert_eq!(rpc(ErrorCode::Conflict).exit as u8, 6);
         assert_eq!(rpc(ErrorCode::Forbidden).exit as u8, 7);
         assert_eq!(rpc(ErrorCode::NotMember).exit as u8, 7);
         assert_eq!(rpc(ErrorCode::Internal).exit as u8, 8);

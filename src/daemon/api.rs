@@ -91,6 +91,9 @@ pub(super) async fn serve_conn(stream: UnixStream, daemon: Arc<Daemon>) {
             (Some(c), "inbox.subscribe") => subscribe(&daemon, c, params, out.clone()).await,
             (Some(c), "peer.subscribe") => subscribe_peers(&daemon, c, params, out.clone()),
             (Some(c), "events.subscribe") => subscribe_events(&daemon, c, params, out.clone()),
+            (Some(c), m) if crate::proto::cmethod::REQUESTS.contains(&m) => {
+                coordinate(&daemon, c, m, params, out.clone()).await
+            }
             (Some(c), _) => dispatch(&daemon, c, &method, params).await,
         };
         let line = match reply {
@@ -180,6 +183,22 @@ async fn dispatch(daemon: &Arc<Daemon>, caller: &Caller, method: &str, mut param
         "session.turn" => turn(daemon, caller, params).await,
         _ => Err(RpcError::new(ErrorCode::MethodNotFound, format!("unknown method {method}"))),
     }
+}
+
+/// State, memory, tasks and the other coordination primitives: `daemon::coord` answers them.
+async fn coordinate(
+    daemon: &Arc<Daemon>,
+    caller: &Caller,
+    method: &str,
+    mut params: Value,
+    out: mpsc::UnboundedSender<String>,
+) -> Reply {
+    if params.is_null() {
+        params = json!({});
+    }
+    let entry = mesh_of(daemon, &mut params)?;
+    let who = super::coord::Caller { session: &caller.session, name: caller.name.as_deref() };
+    super::coord::dispatch(daemon, who, entry, method, params, out).await
 }
 
 async fn status(daemon: &Daemon) -> Reply {

@@ -2,6 +2,7 @@
 //! hosts the embedded broker, holds the broker links of every session in use, keeps the inbox and outbox.
 
 mod api;
+mod coord;
 mod embedded;
 mod link;
 mod lock;

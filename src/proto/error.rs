@@ -23,10 +23,12 @@ pub(crate) enum ErrorCode {
     PayloadTooLarge,
     Unavailable,
     AlreadyAuthenticated,
+    /// A conditional write lost: the version moved (`state.set --if-version`) or a task is claimed by another.
+    Conflict,
 }
 
 impl ErrorCode {
-    pub(crate) const ALL: [ErrorCode; 18] = [
+    pub(crate) const ALL: [ErrorCode; 19] = [
         Self::ParseError,
         Self::InvalidRequest,
         Self::MethodNotFound,
@@ -45,6 +47,7 @@ impl ErrorCode {
         Self::PayloadTooLarge,
         Self::Unavailable,
         Self::AlreadyAuthenticated,
+        Self::Conflict,
     ];
 
     pub(crate) fn code(self) -> i64 {
@@ -67,6 +70,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => -32010,
             Self::Unavailable => -32011,
             Self::AlreadyAuthenticated => -32012,
+            Self::Conflict => -32013,
         }
     }
 
@@ -91,6 +95,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::Unavailable => "unavailable",
             Self::AlreadyAuthenticated => "already_authenticated",
+            Self::Conflict => "conflict",
         }
     }
 

@@ -1,6 +1,7 @@
 //! Wire protocol v1: JSON-RPC 2.0 frames, method parameter/result types, error codes, canonical signed bytes
 //! and the invite token format. Pure: no sockets, no storage. Documented in docs/protocol.md.
 
+mod coord;
 mod error;
 mod frame;
 mod ids;
@@ -8,6 +9,7 @@ mod invite;
 mod methods;
 mod signed;
 
+pub(crate) use coord::*;
 pub(crate) use error::{CloseCode, ErrorCode, RpcError};
 pub(crate) use frame::{Incoming, decode_frame, encode_error, encode_notification, encode_request, encode_result};
 pub(crate) use ids::{KeyHex, MeshId, MessageId, is_valid_name};

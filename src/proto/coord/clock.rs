@@ -1,0 +1,1 @@
+//! Wire types of `clock.*` (see docs/coordination.md).

@@ -1,0 +1,1 @@
+//! Wire types of `schedule.*` (see docs/coordination.md).

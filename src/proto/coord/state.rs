@@ -1,0 +1,1 @@
+//! Wire types of `state.*` (see docs/coordination.md).

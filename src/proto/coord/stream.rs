@@ -1,0 +1,1 @@
+//! Wire types of `stream.*` (see docs/coordination.md).

@@ -1,0 +1,1 @@
+//! Wire types of `task.*` (see docs/coordination.md).
