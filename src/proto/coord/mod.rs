@@ -251,3 +251,64 @@ mod tests {
         }
     }
 }
+
+/// Id of a memory or a task: 12 characters of lowercase base32 (`[a-z2-7]`, 60 random bits). Made by the daemon
+/// for a write it queues offline, by the broker for a live write that has none.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub(crate) struct CoordId(String);
+
+impl CoordId {
+    const LEN: usize = 12;
+    const ALPHABET: &'static [u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+    pub(crate) fn generate() -> Self {
+        let bytes = *uuid::Uuid::new_v4().as_bytes();
+        let bits = u64::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]]);
+        let s = (0..Self::LEN).map(|i| char::from(Self::ALPHABET[((bits >> (5 * i)) & 31) as usize])).collect();
+        Self(s)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for CoordId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.len() == Self::LEN && s.bytes().all(|b| Self::ALPHABET.contains(&b)) {
+            Ok(Self(s))
+        } else {
+            Err("an id is 12 characters of a-z and 2-7".into())
+        }
+    }
+}
+
+impl From<CoordId> for String {
+    fn from(c: CoordId) -> String {
+        c.0
+    }
+}
+
+impl std::fmt::Display for CoordId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::CoordId;
+
+    #[test]
+    fn ids_are_twelve_base32_chars_and_parse_back() {
+        let a = CoordId::generate();
+        assert_eq!(a.as_str().len(), 12);
+        assert_eq!(CoordId::try_from(a.as_str().to_string()).ok(), Some(a.clone()));
+        assert_ne!(a, CoordId::generate());
+        for bad in ["", "abc", "ABCDEFGHIJKL", "abcdefghijk1", "abcdefghijklm", "abcdefghij k"] {
+            assert!(CoordId::try_from(bad.to_string()).is_err(), "{bad}");
+        }
+    }
+}
