@@ -412,3 +412,110 @@ err-bench-broker-ready = The broker started for the load run did not report read
 hint-bench-broker = Run claudemesh broker yourself to see why, or pass --broker URL to use a running broker.
 err-bench-setup-timeout = Setting up the load run's mesh took longer than its { $secs } s timeout.
 err-bench-missing-peers = After set-up a peer sees { $seen } peers in the mesh, but { $expected } joined.
+
+# coordination primitives: state, memory, tasks, contexts, streams, schedules, clock, access
+coord-stale = From the cache, { $secs } s old: the broker is unreachable.
+coord-queued = Queued: the broker is unreachable; it will be applied when it is back.
+err-coord-needs-daemon = This verb needs the claudemesh daemon, and it could not be reached.
+err-coord-daemon-gone = The claudemesh daemon closed the connection, so the stream ended.
+err-coord-not-json = The value is not JSON ({ $detail }).
+hint-coord-json = Quote JSON strings ('"text"'), or drop --json-value to store the text as a string.
+err-coord-value-too-large = The value is { $bytes } bytes as JSON; the limit is { $max }.
+err-coord-bad-key = "{ $key }" is not a valid key: use 1-256 characters of A-Z a-z 0-9 . _ : / -.
+err-coord-too-many-tags = At most { $max } tags are allowed.
+err-coord-bad-tag = "{ $tag }" is not a valid tag: use 1-64 characters of a-z 0-9 . _ : -.
+err-coord-bad-id = "{ $id }" is not a valid id.
+hint-coord-id = Ids are the 12 characters (a-z, 2-7) printed when the note or task was made; list them to find one.
+err-coord-bad-length = { $what } must be 1 to { $max } long.
+err-coord-bad-stream = "{ $name }" is not a valid stream name: use 1-64 characters of a-z 0-9 . _ -.
+err-coord-bad-cap = "{ $cap }" is not a capability. Known: { $valid }.
+err-coord-bad-cron = "{ $cron }" is not a 5-field cron expression.
+hint-coord-cron = Write minute hour day-of-month month day-of-week, e.g. --cron "0 9 * * 1-5".
+err-coord-time-past = { $time } is in the past.
+err-coord-bad-time = "{ $time }" is not a time this verb understands.
+hint-coord-time = Use RFC 3339 (2026-11-23T18:00:00Z), HH:MM for local time, or a duration such as 2h.
+err-coord-bad-since = "{ $since }" is neither a duration nor a time.
+err-coord-bad-rate = The clock rate { $rate } is out of range: use 0 to 1000.
+state-meta = version { $version } · { $name } · { $ago }
+state-set-done = Set { $key } (version { $version }).
+state-not-applied = { $key } was not changed: a newer write by { $name } holds it (version { $version }).
+err-state-version = { $key } is at version { $version } now, so the write was refused.
+hint-state-version = Read it again with claudemesh state get { $key }, then retry with --if-version { $version }.
+state-list-empty = No keys here yet.
+state-delete-done = Deleted { $key }.
+state-delete-absent = { $key } did not exist; nothing changed.
+state-watch-deleted = deleted
+memory-remember-done = Remembered as { $id }.
+memory-recall-empty = No notes match.
+memory-forget-done = Forgot { $id }.
+context-share-done = Shared your context with the mesh.
+err-context-files = At most 100 files of 1-512 bytes each can be shared.
+err-context-too-long = The branch is limited to 256 bytes and the notes to 4 KiB.
+context-peer = peer
+context-summary = summary
+context-branch = branch
+context-files = files
+context-notes = notes
+context-updated = updated
+context-list-empty = Nobody has shared a context yet.
+task-create-done = Created task { $id }: { $title }
+task-create-next = Anyone can take it: claudemesh task claim { $id }
+task-list-empty = No tasks match.
+task-id = id
+task-title = title
+task-state = state
+task-creator = creator
+task-claimed-by = claimed by
+task-tags = tags
+task-deps = depends on
+task-blocked-by = blocked by
+task-result = result
+task-updated = updated
+task-claim-done = Task { $id } is yours until you complete or release it.
+err-task-claimed = Task { $id } is claimed by { $name }.
+hint-task-claimed = Pick another open task: claudemesh task list --state open
+err-task-conflict = Task { $id } cannot change now: { $detail }.
+hint-task-show = See where it stands: claudemesh task show { $id }
+err-task-too-many-deps = A task can depend on at most { $max } tasks.
+task-release-done = Released task { $id }; it is open again.
+task-complete-done = Completed task { $id }; its creator gets a message.
+task-cancel-done = Cancelled task { $id }.
+err-schedule-usage = Give the message, optionally after the recipient, and one of --in, --at or --cron.
+schedule-done = Scheduled { $id } to { $to } { $when }.
+schedule-in = in { $span }
+schedule-cron = on cron "{ $cron }"
+schedule-fired = fired
+schedule-list-empty = No schedules.
+schedule-cancel-done = Cancelled schedule { $id }.
+stream-create-done = Created stream { $name }.
+stream-create-exists = Stream { $name } already exists; nothing changed.
+stream-publish-done = Published to { $name } (seq { $seq }, { $count ->
+    [one] one subscriber
+   *[other] { $count } subscribers
+}).
+stream-list-empty = No streams yet.
+stream-subscribers = { $count ->
+    [one] one subscriber
+   *[other] { $count } subscribers
+}
+stream-last-seq = last seq { $seq }
+clock-paused = paused
+clock-running = running at rate { $rate }
+err-access-bad-peer = "{ $peer }" is not a peer name or key.
+access-grant-done = Granted { $caps } to { $name }.
+access-revoke-done = Revoked { $caps } from { $name }.
+access-effective = Effective: { $caps }
+access-block-done = Blocked { $name }: their direct messages and broadcasts are refused.
+access-unblock-done = Unblocked { $name }.
+access-ban-done = Banned { $name }: their member key cannot connect or redeem invites.
+access-unban-done = Unbanned { $name }.
+access-kick-done = Kicked { $name } ({ $count ->
+    [one] one session closed
+   *[other] { $count } sessions closed
+}); they can rejoin with a new invite.
+access-role-done = { $name } is now { $role }.
+access-list-empty = No members match.
+access-blocked = blocked
+access-banned = banned
+mesh-delete-done = Deleted { $mesh } on the broker; every session of it is disconnected.
+mesh-delete-next = Remove it from this machine: claudemesh leave { $slug } -y

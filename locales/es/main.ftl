@@ -412,3 +412,110 @@ err-bench-broker-ready = El broker iniciado para la prueba de carga no estuvo li
 hint-bench-broker = Ejecuta claudemesh broker tú mismo para ver por qué, o pasa --broker URL para usar un broker en marcha.
 err-bench-setup-timeout = Preparar la malla de la prueba de carga tardó más que su límite de { $secs } s.
 err-bench-missing-peers = Tras la preparación un par ve { $seen } pares en la malla, pero se unieron { $expected }.
+
+# primitivas de coordinación: estado, memoria, tareas, contextos, streams, programaciones, reloj, acceso
+coord-stale = Desde la caché, de hace { $secs } s: el broker no está accesible.
+coord-queued = En cola: el broker no está accesible; se aplicará cuando vuelva.
+err-coord-needs-daemon = Este verbo necesita el daemon de claudemesh, y no se pudo contactar.
+err-coord-daemon-gone = El daemon de claudemesh cerró la conexión, así que el flujo terminó.
+err-coord-not-json = El valor no es JSON ({ $detail }).
+hint-coord-json = Pon las cadenas JSON entre comillas ('"texto"'), o quita --json-value para guardar el texto como cadena.
+err-coord-value-too-large = El valor ocupa { $bytes } bytes como JSON; el límite es { $max }.
+err-coord-bad-key = "{ $key }" no es una clave válida: usa de 1 a 256 caracteres de A-Z a-z 0-9 . _ : / -.
+err-coord-too-many-tags = Se permiten como mucho { $max } etiquetas.
+err-coord-bad-tag = "{ $tag }" no es una etiqueta válida: usa de 1 a 64 caracteres de a-z 0-9 . _ : -.
+err-coord-bad-id = "{ $id }" no es un id válido.
+hint-coord-id = Los ids son los 12 caracteres (a-z, 2-7) que se mostraron al crear la nota o la tarea; lístalas para encontrarlo.
+err-coord-bad-length = { $what } debe medir de 1 a { $max }.
+err-coord-bad-stream = "{ $name }" no es un nombre de stream válido: usa de 1 a 64 caracteres de a-z 0-9 . _ -.
+err-coord-bad-cap = "{ $cap }" no es una capacidad. Conocidas: { $valid }.
+err-coord-bad-cron = "{ $cron }" no es una expresión cron de 5 campos.
+hint-coord-cron = Escribe minuto hora día-del-mes mes día-de-la-semana, p. ej. --cron "0 9 * * 1-5".
+err-coord-time-past = { $time } ya pasó.
+err-coord-bad-time = "{ $time }" no es una hora que este verbo entienda.
+hint-coord-time = Usa RFC 3339 (2026-11-23T18:00:00Z), HH:MM para la hora local, o una duración como 2h.
+err-coord-bad-since = "{ $since }" no es ni una duración ni una hora.
+err-coord-bad-rate = La velocidad de reloj { $rate } está fuera de rango: usa de 0 a 1000.
+state-meta = versión { $version } · { $name } · { $ago }
+state-set-done = { $key } fijada (versión { $version }).
+state-not-applied = { $key } no cambió: la tiene una escritura más nueva de { $name } (versión { $version }).
+err-state-version = { $key } está ahora en la versión { $version }, así que se rechazó la escritura.
+hint-state-version = Léela de nuevo con claudemesh state get { $key } y reintenta con --if-version { $version }.
+state-list-empty = Todavía no hay claves aquí.
+state-delete-done = { $key } borrada.
+state-delete-absent = { $key } no existía; nada cambió.
+state-watch-deleted = borrada
+memory-remember-done = Recordado como { $id }.
+memory-recall-empty = Ninguna nota coincide.
+memory-forget-done = { $id } olvidada.
+context-share-done = Compartiste tu contexto con la malla.
+err-context-files = Se pueden compartir como mucho 100 archivos de 1 a 512 bytes cada uno.
+err-context-too-long = La rama está limitada a 256 bytes y las notas a 4 KiB.
+context-peer = par
+context-summary = resumen
+context-branch = rama
+context-files = archivos
+context-notes = notas
+context-updated = actualizado
+context-list-empty = Nadie ha compartido un contexto todavía.
+task-create-done = Tarea { $id } creada: { $title }
+task-create-next = Cualquiera puede tomarla: claudemesh task claim { $id }
+task-list-empty = Ninguna tarea coincide.
+task-id = id
+task-title = título
+task-state = estado
+task-creator = creador
+task-claimed-by = tomada por
+task-tags = etiquetas
+task-deps = depende de
+task-blocked-by = bloqueada por
+task-result = resultado
+task-updated = actualizada
+task-claim-done = La tarea { $id } es tuya hasta que la completes o la liberes.
+err-task-claimed = La tarea { $id } la tiene { $name }.
+hint-task-claimed = Elige otra tarea abierta: claudemesh task list --state open
+err-task-conflict = La tarea { $id } no puede cambiar ahora: { $detail }.
+hint-task-show = Mira en qué estado está: claudemesh task show { $id }
+err-task-too-many-deps = Una tarea puede depender como mucho de { $max } tareas.
+task-release-done = Tarea { $id } liberada; vuelve a estar abierta.
+task-complete-done = Tarea { $id } completada; su creador recibe un mensaje.
+task-cancel-done = Tarea { $id } cancelada.
+err-schedule-usage = Da el mensaje, opcionalmente tras el destinatario, y una de --in, --at o --cron.
+schedule-done = { $id } programado para { $to } { $when }.
+schedule-in = dentro de { $span }
+schedule-cron = según el cron "{ $cron }"
+schedule-fired = disparado
+schedule-list-empty = No hay programaciones.
+schedule-cancel-done = Programación { $id } cancelada.
+stream-create-done = Stream { $name } creado.
+stream-create-exists = El stream { $name } ya existe; nada cambió.
+stream-publish-done = Publicado en { $name } (seq { $seq }, { $count ->
+    [one] un suscriptor
+   *[other] { $count } suscriptores
+}).
+stream-list-empty = Todavía no hay streams.
+stream-subscribers = { $count ->
+    [one] un suscriptor
+   *[other] { $count } suscriptores
+}
+stream-last-seq = último seq { $seq }
+clock-paused = en pausa
+clock-running = en marcha a velocidad { $rate }
+err-access-bad-peer = "{ $peer }" no es un nombre ni una clave de par.
+access-grant-done = { $caps } concedido a { $name }.
+access-revoke-done = { $caps } retirado a { $name }.
+access-effective = Efectivas: { $caps }
+access-block-done = { $name } bloqueado: se rechazan sus mensajes directos y difusiones.
+access-unblock-done = { $name } desbloqueado.
+access-ban-done = { $name } expulsado para siempre: su clave de miembro no puede conectar ni canjear invitaciones.
+access-unban-done = Se levantó la expulsión de { $name }.
+access-kick-done = { $name } echado ({ $count ->
+    [one] una sesión cerrada
+   *[other] { $count } sesiones cerradas
+}); puede volver con una invitación nueva.
+access-role-done = { $name } ahora es { $role }.
+access-list-empty = Ningún miembro coincide.
+access-blocked = bloqueado
+access-banned = expulsado
+mesh-delete-done = { $mesh } borrada en el broker; todas sus sesiones quedan desconectadas.
+mesh-delete-next = Quítala de esta máquina: claudemesh leave { $slug } -y

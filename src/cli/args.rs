@@ -188,6 +188,71 @@ pub(crate) enum Command {
     },
     /// Print the man page (roff; e.g. `claudemesh man > ~/.local/share/man/man1/claudemesh.1`).
     Man,
+    /// Shared key/value state: `state get|set|list|delete|watch`.
+    State {
+        #[command(subcommand)]
+        action: StateAction,
+    },
+    /// Shared notes with tags and ranked recall: `memory remember|recall|forget` (also `remember`, `recall`,
+    /// `forget`).
+    Memory {
+        #[command(subcommand)]
+        action: MemoryAction,
+    },
+    /// Remember a note for the whole mesh (same as `memory remember`).
+    Remember(RememberArgs),
+    /// Find notes by words, tags, author or age (same as `memory recall`).
+    Recall(RecallArgs),
+    /// Forget a note (same as `memory forget`).
+    Forget(IdArgs),
+    /// Claimable work: `task create|list|show|claim|release|complete|cancel`.
+    Task {
+        #[command(subcommand)]
+        action: TaskAction,
+    },
+    /// What each session works on: `context share|get|list`.
+    Context {
+        #[command(subcommand)]
+        action: ContextAction,
+    },
+    /// Live pub/sub channels: `stream create|publish|subscribe|list`.
+    Stream {
+        #[command(subcommand)]
+        action: StreamAction,
+    },
+    /// Scheduled messages and reminders: `schedule msg|list|cancel` (also `remind`).
+    Schedule {
+        #[command(subcommand)]
+        action: ScheduleAction,
+    },
+    /// Schedule a message to yourself or a peer (same as `schedule msg`).
+    Remind(ScheduleMsgArgs),
+    /// The mesh's simulation clock: `clock get|set|pause|resume`.
+    Clock {
+        #[command(subcommand)]
+        action: ClockAction,
+    },
+    /// Give a member extra capabilities (admins and the owner).
+    Grant(CapsArgs),
+    /// Take capabilities from a member (admins and the owner).
+    Revoke(CapsArgs),
+    /// Stop a member's direct messages and broadcasts (admins and the owner).
+    Block(PeerArgs),
+    /// Lift a block (admins and the owner).
+    Unblock(PeerArgs),
+    /// Close a member's sessions; they may rejoin with a new invite (admins and the owner).
+    Kick(PeerArgs),
+    /// Ban a member key from the mesh (admins and the owner).
+    Ban(PeerArgs),
+    /// Lift a ban (admins and the owner).
+    Unban(PeerArgs),
+    /// Promote or demote a member: admin, member or guest (the owner only).
+    Role(RoleArgs),
+    /// Who may do what: `access list [PEER]` (members, roles, effective capabilities).
+    Access {
+        #[command(subcommand)]
+        action: AccessAction,
+    },
     /// Benchmarks on real parts: `bench load` (peers × messages through a broker: latency, delivery, broker cost).
     Bench {
         #[command(subcommand)]
@@ -382,6 +447,8 @@ pub(crate) enum MeshAction {
     Rename(RenameArgs),
     /// Leave a mesh and delete its keys from this machine.
     Leave(LeaveArgs),
+    /// Delete the mesh on the broker for everyone (the owner only; destructive).
+    Delete,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -449,6 +516,300 @@ pub(crate) enum AuditAction {
     },
     /// Check the hash chain: exits 3 naming the first bad line.
     Verify,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum StateAction {
+    /// Print a key's value.
+    Get {
+        /// The key (1-256 characters of A-Z a-z 0-9 . _ : / -).
+        key: String,
+    },
+    /// Set a key: VALUE is taken as JSON when it parses as JSON, else as a string.
+    Set(StateSetArgs),
+    /// List keys, sorted, optionally under a prefix.
+    List {
+        /// Only keys starting with this.
+        prefix: Option<String>,
+        /// At most this many entries (1-1000).
+        #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+    },
+    /// Delete a key (destructive).
+    Delete {
+        key: String,
+        /// Delete only if the key's version is exactly N.
+        #[arg(long, value_name = "N")]
+        if_version: Option<u64>,
+    },
+    /// Print every change as it happens until Ctrl-C (one JSON object per line with --json).
+    Watch {
+        /// Only keys starting with this.
+        prefix: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StateSetArgs {
+    pub key: String,
+    /// The value: JSON when it parses (`42`, `true`, `{"a":1}`, `"quoted"`), else the text as a string.
+    pub value: String,
+    /// Write only if the key's version is exactly N (0: only if the key does not exist); else exit 6.
+    #[arg(long, value_name = "N")]
+    pub if_version: Option<u64>,
+    /// VALUE must be JSON (exit 3 when it does not parse).
+    #[arg(long, conflicts_with = "string")]
+    pub json_value: bool,
+    /// VALUE is a string even when it parses as JSON.
+    #[arg(long)]
+    pub string: bool,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum MemoryAction {
+    /// Remember a note for the whole mesh.
+    Remember(RememberArgs),
+    /// Find notes: ranked by the words of QUERY, newest first without one.
+    Recall(RecallArgs),
+    /// Forget a note (destructive).
+    Forget(IdArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RememberArgs {
+    /// The note (several words are joined with spaces; at most 8 KiB).
+    #[arg(required = true, num_args = 1.., value_name = "TEXT")]
+    pub text: Vec<String>,
+    /// A tag (1-64 characters of a-z 0-9 . _ : -); repeat for more (at most 16).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RecallArgs {
+    /// Words that must all match (several words are joined).
+    #[arg(num_args = 0.., value_name = "QUERY")]
+    pub query: Vec<String>,
+    /// Only notes with this tag; repeat for notes with all of them.
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Only notes by this author (display name or session key).
+    #[arg(long, value_name = "NAME")]
+    pub author: Option<String>,
+    /// Only notes newer than a duration ago (`2h`, `7d`) or a time (RFC 3339).
+    #[arg(long, value_name = "DUR|TIME")]
+    pub since: Option<String>,
+    /// At most this many notes (1-200).
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct IdArgs {
+    /// The id (12 characters, printed when it was made).
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum TaskAction {
+    /// Create a task anyone in the mesh can claim.
+    Create(TaskCreateArgs),
+    /// List tasks.
+    List(TaskListArgs),
+    /// Show one task.
+    Show(IdArgs),
+    /// Claim a task (exit 6 when someone else holds it).
+    Claim(IdArgs),
+    /// Give a claimed task back (it is open again).
+    Release(IdArgs),
+    /// Mark a task done; the creator gets a message.
+    Complete {
+        id: String,
+        /// What came of it (at most 4 KiB).
+        #[arg(long, value_name = "TEXT")]
+        result: Option<String>,
+    },
+    /// Cancel a task (its creator or an admin; destructive).
+    Cancel(IdArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct TaskCreateArgs {
+    /// The title (1-200 characters; several words are joined).
+    #[arg(required = true, num_args = 1.., value_name = "TITLE")]
+    pub title: Vec<String>,
+    /// Details (at most 16 KiB).
+    #[arg(long, value_name = "TEXT")]
+    pub body: Option<String>,
+    /// A tag; repeat for more (at most 16).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// A task that must be done first; repeat for more (at most 32).
+    #[arg(long = "dep", value_name = "ID")]
+    pub deps: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct TaskListArgs {
+    /// Only tasks in this state.
+    #[arg(long, value_enum)]
+    pub state: Option<TaskStateArg>,
+    /// Only tasks with this tag.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Only tasks this session holds.
+    #[arg(long)]
+    pub mine: bool,
+    /// At most this many tasks (1-1000).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TaskStateArg {
+    Open,
+    Claimed,
+    Done,
+    Cancelled,
+}
+
+impl TaskStateArg {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Claimed => "claimed",
+            Self::Done => "done",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum ContextAction {
+    /// Tell the mesh what you are working on (replaces your previous context).
+    Share(ContextShareArgs),
+    /// Show a peer's context.
+    Get {
+        /// A display name or session key.
+        peer: String,
+    },
+    /// List contexts, most recently updated first, or ranked by QUERY.
+    List {
+        /// Words to search summaries, files, branches and notes for.
+        #[arg(num_args = 0.., value_name = "QUERY")]
+        query: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ContextShareArgs {
+    /// One line on what you are doing (1-500 characters; several words are joined).
+    #[arg(required = true, num_args = 1.., value_name = "SUMMARY")]
+    pub summary: Vec<String>,
+    /// A file you are working on; repeat for more (at most 100).
+    #[arg(long = "file", value_name = "PATH")]
+    pub files: Vec<String>,
+    /// Your branch; default: the current git branch, if any.
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+    /// Free notes (at most 4 KiB).
+    #[arg(long, value_name = "TEXT")]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum StreamAction {
+    /// Create a stream (1-64 characters of a-z 0-9 . _ -).
+    Create { name: String },
+    /// Publish to a stream: DATA is JSON when it parses, else a string.
+    Publish { name: String, data: String },
+    /// Print what is published to a stream until Ctrl-C (one JSON object per line with --json).
+    Subscribe { name: String },
+    /// List the mesh's streams.
+    List,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum ScheduleAction {
+    /// Schedule a message: `schedule msg [TO] MESSAGE --in 10m | --at TIME | --cron EXPR`.
+    Msg(ScheduleMsgArgs),
+    /// List your schedules (admins see all).
+    List,
+    /// Cancel a schedule.
+    Cancel(IdArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[group(skip)]
+#[command(group = clap::ArgGroup::new("when").required(true).multiple(false))]
+pub(crate) struct ScheduleMsgArgs {
+    /// `[TO] MESSAGE`: with two arguments the first is the recipient, a peer name or @group; with one, the
+    /// message goes to yourself.
+    #[arg(required = true, num_args = 1..=2, value_name = "MESSAGE")]
+    pub words: Vec<String>,
+    /// Deliver after this long (`90s`, `10m`, `2h`).
+    #[arg(long = "in", value_name = "DURATION", value_parser = parse_duration, group = "when")]
+    pub in_: Option<Duration>,
+    /// Deliver at this time: RFC 3339, or HH:MM local (the next such time).
+    #[arg(long, value_name = "TIME", group = "when")]
+    pub at: Option<String>,
+    /// Deliver on this 5-field cron schedule, in your local time (`0 9 * * 1-5`).
+    #[arg(long, value_name = "EXPR", group = "when")]
+    pub cron: Option<String>,
+    /// How urgently it should surface: now, next (default) or low.
+    #[arg(long, value_enum, default_value_t = PriorityArg::Next)]
+    pub priority: PriorityArg,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum ClockAction {
+    /// Show the mesh clock.
+    Get,
+    /// Set the mesh clock to TIME (RFC 3339, Unix milliseconds or `now`), optionally running at a rate.
+    Set {
+        time: String,
+        /// Simulated milliseconds per real millisecond (0-1000; default 1).
+        #[arg(long, value_name = "X")]
+        rate: Option<f64>,
+    },
+    /// Stop the mesh clock.
+    Pause,
+    /// Start the mesh clock again.
+    Resume,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CapsArgs {
+    /// A display name, session key or member key.
+    pub peer: String,
+    /// Capabilities: dm, broadcast, state-read, state-write, memory-read, memory-write, task-read, task-write,
+    /// context-read, context-write, stream-read, stream-write, schedule, clock-write, file-read, file-write.
+    #[arg(required = true, num_args = 1.., value_name = "CAP")]
+    pub caps: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PeerArgs {
+    /// A display name, session key or member key.
+    pub peer: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RoleArgs {
+    /// A display name, session key or member key.
+    pub peer: String,
+    /// The new role.
+    #[arg(value_enum)]
+    pub role: InviteRole,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum AccessAction {
+    /// Members, roles, grants and effective capabilities (one member with PEER).
+    List {
+        /// A display name, session key or member key.
+        peer: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

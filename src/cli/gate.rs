@@ -77,7 +77,8 @@ pub(crate) fn classify(command: &Command) -> Option<Classified> {
         Command::Invite(InviteCmd { action: Some(InviteAction::Revoke { .. }), .. }) => {
             op("invite", "revoke", Destructive)
         }
-        _ => None,
+        Command::Mesh { action: MeshAction::Delete } => op("mesh", "delete", Destructive),
+        other => super::coord_gate::classify(other),
     }
 }
 

@@ -6,6 +6,13 @@ mod audit_verbs;
 mod bench_verbs;
 mod claude_verbs;
 mod context;
+mod coord_access;
+mod coord_call;
+mod coord_data;
+mod coord_gate;
+mod coord_input;
+mod coord_live;
+mod coord_work;
 mod daemon_verbs;
 mod error;
 mod gate;
@@ -28,9 +35,11 @@ use crate::i18n::{self, Lang};
 use crate::output::{self, Printer, Shape, ShapeError, icon};
 use crate::proto::Invite;
 
+use crate::proto::cmethod;
 use args::{
-    AuditAction, BenchAction, Cli, Command, GroupAction, InviteAction, InviteCmd, MeshAction, MessageAction,
-    PeerAction, ProfileAction, StatusAction, SummaryAction,
+    AccessAction, AuditAction, BenchAction, Cli, ClockAction, Command, ContextAction, GroupAction, InviteAction,
+    InviteCmd, MemoryAction, MeshAction, MessageAction, PeerAction, ProfileAction, ScheduleAction, StateAction,
+    StatusAction, StreamAction, SummaryAction, TaskAction,
 };
 use context::Ctx;
 use error::{CliError, Exit};
@@ -240,6 +249,66 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Daemon(_) | Command::Mcp(_) => Err(CliError::internal("long-running role dispatched as a verb")),
         Command::Completions { .. } | Command::Man => Err(CliError::internal("generated text dispatched as a verb")),
         Command::Bench { action: BenchAction::Load(a) } => bench_verbs::load(ctx, &a),
+        command => dispatch_coord(ctx, command),
+    }
+}
+
+/// The coordination verbs (docs/coordination.md): state, memory, tasks, contexts, streams, schedules, clock,
+/// access.
+fn dispatch_coord(ctx: &Ctx, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::State { action } => match action {
+            StateAction::Get { key } => coord_data::state_get(ctx, &key),
+            StateAction::Set(a) => coord_data::state_set(ctx, &a),
+            StateAction::List { prefix, limit } => coord_data::state_list(ctx, prefix.as_deref(), limit),
+            StateAction::Delete { key, if_version } => coord_data::state_delete(ctx, &key, if_version),
+            StateAction::Watch { prefix } => coord_live::state_watch(ctx, prefix.as_deref()),
+        },
+        Command::Remember(a) | Command::Memory { action: MemoryAction::Remember(a) } => coord_data::remember(ctx, &a),
+        Command::Recall(a) | Command::Memory { action: MemoryAction::Recall(a) } => coord_data::recall(ctx, &a),
+        Command::Forget(a) | Command::Memory { action: MemoryAction::Forget(a) } => coord_data::forget(ctx, &a.id),
+        Command::Task { action } => match action {
+            TaskAction::Create(a) => coord_work::task_create(ctx, &a),
+            TaskAction::List(a) => coord_work::task_list(ctx, &a),
+            TaskAction::Show(a) => coord_work::task_show(ctx, &a.id),
+            TaskAction::Claim(a) => coord_work::task_claim(ctx, &a.id),
+            TaskAction::Release(a) => coord_work::task_step(ctx, cmethod::TASK_RELEASE, &a.id, None),
+            TaskAction::Complete { id, result } => {
+                coord_work::task_step(ctx, cmethod::TASK_COMPLETE, &id, result.as_deref())
+            }
+            TaskAction::Cancel(a) => coord_work::task_step(ctx, cmethod::TASK_CANCEL, &a.id, None),
+        },
+        Command::Context { action } => match action {
+            ContextAction::Share(a) => coord_data::context_share(ctx, &a),
+            ContextAction::Get { peer } => coord_data::context_get(ctx, &peer),
+            ContextAction::List { query } => coord_data::context_list(ctx, &query),
+        },
+        Command::Stream { action } => match action {
+            StreamAction::Create { name } => coord_live::stream_create(ctx, &name),
+            StreamAction::Publish { name, data } => coord_live::stream_publish(ctx, &name, &data),
+            StreamAction::Subscribe { name } => coord_live::stream_subscribe(ctx, &name),
+            StreamAction::List => coord_live::stream_list(ctx),
+        },
+        Command::Remind(a) | Command::Schedule { action: ScheduleAction::Msg(a) } => coord_work::schedule_msg(ctx, &a),
+        Command::Schedule { action: ScheduleAction::List } => coord_work::schedule_list(ctx),
+        Command::Schedule { action: ScheduleAction::Cancel(a) } => coord_work::schedule_cancel(ctx, &a.id),
+        Command::Clock { action } => match action {
+            ClockAction::Get => coord_live::clock(ctx, cmethod::CLOCK_GET, None, None),
+            ClockAction::Set { time, rate } => coord_live::clock(ctx, cmethod::CLOCK_SET, Some(&time), rate),
+            ClockAction::Pause => coord_live::clock(ctx, cmethod::CLOCK_PAUSE, None, None),
+            ClockAction::Resume => coord_live::clock(ctx, cmethod::CLOCK_RESUME, None, None),
+        },
+        Command::Grant(a) => coord_access::caps(ctx, cmethod::ACCESS_GRANT, &a.peer, &a.caps),
+        Command::Revoke(a) => coord_access::caps(ctx, cmethod::ACCESS_REVOKE, &a.peer, &a.caps),
+        Command::Block(a) => coord_access::member_step(ctx, cmethod::ACCESS_BLOCK, &a.peer),
+        Command::Unblock(a) => coord_access::member_step(ctx, cmethod::ACCESS_UNBLOCK, &a.peer),
+        Command::Ban(a) => coord_access::member_step(ctx, cmethod::ACCESS_BAN, &a.peer),
+        Command::Unban(a) => coord_access::member_step(ctx, cmethod::ACCESS_UNBAN, &a.peer),
+        Command::Kick(a) => coord_access::kick(ctx, &a.peer),
+        Command::Role(a) => coord_access::role(ctx, &a.peer, a.role),
+        Command::Access { action: AccessAction::List { peer } } => coord_access::access_list(ctx, peer.as_deref()),
+        Command::Mesh { action: MeshAction::Delete } => coord_access::mesh_delete(ctx),
+        _ => Err(CliError::internal("a verb without a handler")),
     }
 }
 
