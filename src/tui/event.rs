@@ -60,6 +60,11 @@ pub(crate) enum DaemonEvent {
     SendResult { local: u64, result: Result<Value, String> },
     /// The joined meshes as (slug, id), from `config.toml`.
     Meshes(Vec<(String, String)>),
+    /// The answer to one of the shared panes' reads (`state.list`, `task.list`, `memory.recall`); the error is the
+    /// daemon's words.
+    CoordResult { method: String, result: Result<Value, String> },
+    /// A change to shared data (`state.changed`, `task.changed`) with the broker's params.
+    Coord { method: String, params: Value },
     /// Our session's link to the broker went up or down (`link.status`).
     BrokerLink { connected: bool },
     /// The subscription is gone (daemon stopped, socket closed); reconnecting. `reason` is for logs, in English.
@@ -77,6 +82,7 @@ pub(crate) fn classify(method: &str, params: Value) -> Option<DaemonEvent> {
         "inbox.message" => Some(DaemonEvent::Message(params)),
         "message.receipt" => Some(DaemonEvent::Receipt(params)),
         "message.sent" => Some(DaemonEvent::Sent(params)),
+        "state.changed" | "task.changed" => Some(DaemonEvent::Coord { method: method.to_string(), params }),
         // Only our own session's link says whether we reach the broker; a Claude Code session's link may idle out.
         "link.status"
             if params.get("session").and_then(Value::as_str).is_none_or(|s| s == SESSION)
@@ -238,6 +244,19 @@ impl Events {
                     let feed = DaemonFeed { mesh: Some(mesh), ..feed.clone() };
                     self.spawn_daemon(feed);
                 }
+            }
+            Request::Coord { method, params } => {
+                let tx = self.tx.clone();
+                let feed = self.feed.as_ref().map(|(f, _)| f.clone());
+                self.tasks.retain(|t| !t.is_finished());
+                self.tasks.push(tokio::spawn(async move {
+                    let result = match feed {
+                        Some(feed) => call_once(&feed, method, params).await.map_err(|e| e.to_string()),
+                        None => Err(LocalError::NotRunning.to_string()),
+                    };
+                    let event = DaemonEvent::CoordResult { method: method.to_string(), result };
+                    let _ = tx.send(Event::Daemon(event)).await;
+                }));
             }
             Request::Send { local, mesh, to, body, priority } => {
                 let tx = self.tx.clone();
