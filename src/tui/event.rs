@@ -311,6 +311,10 @@ async fn run_feed(feed: DaemonFeed, tx: mpsc::Sender<Event>) {
                     }
                 }
                 while let Some((method, params)) = client.next_notification().await {
+                    // The daemon dropped notices for us: subscribe again, which reads everything afresh.
+                    if method == "subscription.lagged" {
+                        break;
+                    }
                     if let Some(event) = classify(&method, params)
                         && tx.send(Event::Daemon(event)).await.is_err()
                     {
