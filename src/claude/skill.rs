@@ -54,4 +54,72 @@ mod tests {
         }
         assert!(FILES[0].1.contains("reference.md"));
     }
+
+    #[test]
+    fn the_skill_covers_every_coordination_verb() {
+        for verb in [
+            "task create",
+            "task claim",
+            "task complete",
+            "task release",
+            "task list",
+            "state set",
+            "state get",
+            "state list",
+            "remember",
+            "recall",
+            "context share",
+            "context list",
+            "remind",
+            "schedule msg",
+            "access list",
+            "grant",
+            "revoke",
+        ] {
+            assert!(FILES[0].1.contains(&format!("claudemesh {verb}")), "SKILL.md does not mention {verb}");
+        }
+        let reference = FILES[1].1;
+        for verb in [
+            "state get",
+            "state set",
+            "state list",
+            "state delete",
+            "state watch",
+            "remember",
+            "recall",
+            "forget",
+            "task create",
+            "show",
+            "claim",
+            "release",
+            "complete",
+            "cancel",
+            "context share",
+            "context get",
+            "context list",
+            "stream create",
+            "publish",
+            "subscribe",
+            "schedule msg",
+            "remind",
+            "schedule list",
+            "schedule cancel",
+            "clock get",
+            "clock set",
+            "clock pause",
+            "clock resume",
+            "grant",
+            "revoke",
+            "block",
+            "unblock",
+            "kick",
+            "ban",
+            "unban",
+            "role",
+            "access list",
+            "mesh delete",
+        ] {
+            assert!(reference.contains(verb), "reference.md does not cover {verb}");
+        }
+    }
 }
