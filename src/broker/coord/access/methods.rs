@@ -13,7 +13,7 @@ use crate::broker::store;
 use crate::proto::{
     self, AccessAction, AccessCapsParams, AccessEntry, AccessKickResult, AccessListParams, AccessListResult,
     AccessPeerParams, AccessRoleParams, Capability, CloseCode, ErrorCode, KeyHex, MAX_ACCESS_LIST, MAX_PEER_REF,
-    MeshDeleteParams, MeshDeleteResult, MeshId, Rights, Role, RpcError, cmethod, method, refuse_action,
+    MeshDeleteParams, MeshDeleteResult, MeshId, Role, RpcError, cmethod, method, refuse_action,
 };
 
 pub(super) async fn handle(ctx: &Ctx<'_>, name: &str, params: Value) -> Result<Value, RpcError> {
@@ -26,7 +26,7 @@ pub(super) async fn handle(ctx: &Ctx<'_>, name: &str, params: Value) -> Result<V
                 return Err(invalid(format!("caps lists 1 to {} capabilities", Capability::ALL.len())));
             }
             let grant = name == cmethod::ACCESS_GRANT;
-            change(ctx, p.peer, AccessAction::Manage, move |c, mesh, target, _| {
+            change(ctx, p.peer, AccessAction::Manage, move |c, mesh, target| {
                 sql::set_caps(c, mesh, target, &p.caps, grant)
             })
             .await
@@ -35,7 +35,7 @@ pub(super) async fn handle(ctx: &Ctx<'_>, name: &str, params: Value) -> Result<V
             let p: AccessPeerParams = parse(params)?;
             check_peer(&p.peer)?;
             let (block, by, now) = (name == cmethod::ACCESS_BLOCK, *ctx.member, now_ms());
-            change(ctx, p.peer, AccessAction::Manage, move |c, mesh, target, _| {
+            change(ctx, p.peer, AccessAction::Manage, move |c, mesh, target| {
                 sql::set_blocked(c, mesh, target, &by, now, block)
             })
             .await
@@ -46,10 +46,8 @@ pub(super) async fn handle(ctx: &Ctx<'_>, name: &str, params: Value) -> Result<V
             if p.role == Role::Owner {
                 return Err(invalid("role is guest, member or admin; the owner cannot be handed over"));
             }
-            change(ctx, p.peer, AccessAction::ChangeRole, move |c, mesh, target, _| {
-                sql::set_role(c, mesh, target, p.role)
-            })
-            .await
+            change(ctx, p.peer, AccessAction::ChangeRole, move |c, mesh, target| sql::set_role(c, mesh, target, p.role))
+                .await
         }
         cmethod::ACCESS_KICK | cmethod::ACCESS_BAN => {
             let p: AccessPeerParams = parse(params)?;
@@ -137,7 +135,7 @@ async fn list(ctx: &Ctx<'_>, p: AccessListParams) -> Result<Value, RpcError> {
 /// in one store job; then the cache and the member hear of it.
 async fn change<F>(ctx: &Ctx<'_>, peer: String, action: AccessAction, op: F) -> Result<Value, RpcError>
 where
-    F: FnOnce(&Connection, &MeshId, &KeyHex, &Rights) -> Result<(), StoreError> + Send + 'static,
+    F: FnOnce(&Connection, &MeshId, &KeyHex) -> Result<(), StoreError> + Send + 'static,
 {
     let (mesh, actor, stamps) = (ctx.mesh.clone(), *ctx.member, ctx.shared.coord.access.stamps());
     let (target, name, rights, stamp) = ctx
@@ -150,7 +148,7 @@ where
             if let Some(why) = refuse_action(actor_role, before.role, action) {
                 return Err(rejected(ErrorCode::Forbidden, why));
             }
-            op(c, &mesh, &target, &before)?;
+            op(c, &mesh, &target)?;
             let (after, name) = sql::load(c, &mesh, &target)?.ok_or_else(|| no_member(&peer))?;
             Ok((target, name, after, stamps.next()))
         })
