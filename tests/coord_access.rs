@@ -35,6 +35,17 @@ async fn send(c: &mut Client, from: &Ident, to: &str, recipients: &[String]) -> 
     c.call("message.send", send_params(from, &new_msg_id(), to, recipients, "hi")).await
 }
 
+/// Another session (new session key and name) of the same member.
+fn second_session(of: &Ident, name: &str) -> Ident {
+    Ident {
+        mesh_id: of.mesh_id.clone(),
+        mesh_name: of.mesh_name.clone(),
+        member: Keys { sk: of.member.sk.clone() },
+        session: Keys::random(),
+        name: name.into(),
+    }
+}
+
 fn caps(entry: &Value, field: &str) -> Vec<String> {
     entry[field].as_array().expect(field).iter().filter_map(|c| c.as_str().map(String::from)).collect()
 }
@@ -60,14 +71,7 @@ async fn revoke_applies_to_the_next_send_of_every_session_and_grant_restores_it(
     let (owner, mut oc) = create_mesh(&b, "owner").await;
     let (_admin, mut ac) = join_as(&b, &owner, &mut oc, "admin", "admin").await;
     let (m, mut mc) = join_as(&b, &owner, &mut oc, "worker", "member").await;
-    // A second session of the same member.
-    let m2 = Ident {
-        mesh_id: m.mesh_id.clone(),
-        mesh_name: m.mesh_name.clone(),
-        member: Keys { sk: m.member.sk.clone() },
-        session: Keys::random(),
-        name: "worker-2".into(),
-    };
+    let m2 = second_session(&m, "worker-2");
     let (mut mc2, _) = m2.connect(&b).await;
     send(&mut mc, &m, "owner", &[owner.id()]).await.expect("dm before the revoke");
 
@@ -90,6 +94,28 @@ async fn revoke_applies_to_the_next_send_of_every_session_and_grant_restores_it(
     assert!(caps(&entry, "revoked").is_empty());
     send(&mut mc, &m, "owner", &[owner.id()]).await.expect("dm restored");
     send(&mut mc2, &m2, "owner", &[owner.id()]).await.expect("dm restored on the other session");
+}
+
+#[tokio::test]
+async fn grants_and_blocks_survive_a_broker_restart() {
+    let mut b = Broker::start(&[]).await;
+    let (owner, mut oc) = create_mesh(&b, "owner").await;
+    let (m, _mc) = join_as(&b, &owner, &mut oc, "worker", "member").await;
+    let (g, _gc) = join_as(&b, &owner, &mut oc, "visitor", "guest").await;
+    oc.ok("access.revoke", json!({"peer": "worker", "caps": ["dm"]})).await;
+    oc.ok("access.grant", json!({"peer": "visitor", "caps": ["broadcast"]})).await;
+    oc.ok("access.block", json!({"peer": "visitor"})).await;
+    b.term(WAIT).await;
+    b.restart().await;
+    let (mut oc, _) = owner.connect(&b).await;
+    let (mut mc, _) = m.connect(&b).await;
+    let e = send(&mut mc, &m, "owner", &[owner.id()]).await.expect_err("still revoked");
+    assert_eq!(e.message, "forbidden: missing capability dm");
+    let (mut gc, _) = g.connect(&b).await;
+    let e = send(&mut gc, &g, "*", &[owner.id()]).await.expect_err("still blocked");
+    assert_eq!(e.message, "forbidden: missing capability broadcast (blocked in this mesh)");
+    oc.ok("access.unblock", json!({"peer": "visitor"})).await;
+    send(&mut gc, &g, "*", &[owner.id(), m.id()]).await.expect("the granted broadcast");
 }
 
 #[tokio::test]
@@ -158,9 +184,17 @@ async fn kick_closes_the_members_connections_and_hello_fails_until_a_new_invite(
     let (owner, mut oc) = create_mesh(&b, "owner").await;
     let (_admin, mut ac) = join_as(&b, &owner, &mut oc, "admin", "admin").await;
     let (m, mut mc) = join_as(&b, &owner, &mut oc, "worker", "member").await;
+    // A control connection of the same session (the hub does not track it) and a second session.
+    let mut control = Client::connect(b.port).await;
+    let mut p = m.hello_params(&control.nonce);
+    p["receive"] = json!(false);
+    control.ok("auth.hello", p).await;
+    let (mut mc2, _) = second_session(&m, "worker-2").connect(&b).await;
     let r = ac.ok("access.kick", json!({"peer": "worker"})).await;
-    assert_eq!(r["kicked"], 1);
-    assert_eq!(mc.expect_close(WAIT).await.code, Some(REMOVED));
+    assert_eq!(r["kicked"], 2, "two sessions had live connections");
+    for c in [&mut mc, &mut control, &mut mc2] {
+        assert_eq!(c.expect_close(WAIT).await.code, Some(REMOVED));
+    }
     let left = oc.next_notification("peer.left", WAIT).await.expect("peer.left");
     assert_eq!(left["id"], m.id());
     let mut again = Client::connect(b.port).await;
