@@ -374,9 +374,9 @@ impl Conn {
             };
         }
         if let Some(a) = &self.auth
-            && super::coord::access::is_removed(&self.shared, &a.mesh, &a.member)
+            && access::is_removed(&self.shared, &a.mesh, &a.member)
         {
-            return (Err(super::coord::access::removed()), After::Close(CloseCode::Removed, "removed from the mesh"));
+            return (Err(access::removed()), After::Close(CloseCode::Removed, "removed from the mesh"));
         }
         let r = match name {
             proto::cmethod::MESH_DELETE => {

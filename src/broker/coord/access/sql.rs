@@ -270,6 +270,47 @@ pub(super) fn delete_mesh(c: &Connection, mesh: &MeshId) -> Result<(), StoreErro
 mod tests {
     use super::*;
 
+    fn key(n: u8) -> KeyHex {
+        KeyHex([n; 32])
+    }
+
+    #[test]
+    fn peers_resolve_by_member_key_session_key_and_names_and_pages_cover_bans() {
+        let c = Connection::open_in_memory().expect("db");
+        crate::broker::store::migrate(&c).expect("migrate");
+        let mesh = MeshId::generate();
+        crate::broker::store::create_mesh(&c, &mesh, "team", &key(1), 1).expect("mesh");
+        crate::broker::store::add_member(&c, &mesh, &key(2), Role::Member, "worker", "inv", 1).expect("member");
+        c.execute(
+            "INSERT INTO peers(mesh_id,session_key,member_key,name,attest_at,attest_sig,last_seen,created_at)
+             VALUES(?1,?2,?3,'worker-laptop',1,'',1,1)",
+            params![mesh.as_str(), key(9).to_string(), key(2).to_string()],
+        )
+        .expect("peer");
+        for r in [key(2).to_string(), key(9).to_string(), "worker-laptop".into(), "worker".into()] {
+            assert_eq!(resolve(&c, &mesh, &r).expect("resolve"), Some(key(2)), "{r}");
+        }
+        assert_eq!(resolve(&c, &mesh, "nobody").expect("resolve"), None);
+        assert_eq!(resolve(&c, &mesh, &key(7).to_string()).expect("resolve"), None);
+
+        set_caps(&c, &mesh, &key(2), &[Capability::ClockWrite, Capability::Dm], true).expect("grant");
+        set_caps(&c, &mesh, &key(2), &[Capability::Dm], false).expect("revoke");
+        let (rights, name) = load(&c, &mesh, &key(2)).expect("load").expect("member");
+        assert_eq!(
+            (rights.granted, rights.revoked, name.as_str()),
+            (CapSet::of(&[Capability::ClockWrite]), CapSet::of(&[Capability::Dm]), "worker")
+        );
+
+        let b = Ban { member: &key(5), name: "gone", role: Role::Guest, by: &key(1), now: 1 };
+        ban(&c, &mesh, &b).expect("ban");
+        assert_eq!(resolve_banned(&c, &mesh, "gone").expect("banned").map(|b| b.0), Some(key(5)));
+        let (first, next) = list(&c, &mesh, None, 2).expect("page");
+        assert_eq!(first.iter().map(|e| e.member).collect::<Vec<_>>(), [key(1), key(2)]);
+        assert_eq!(next, Some(key(2)));
+        let (rest, next) = list(&c, &mesh, Some(&key(2)), 2).expect("page");
+        assert_eq!((rest.len(), rest[0].banned, next), (1, true, None));
+    }
+
     #[test]
     fn delete_mesh_empties_every_table_with_a_mesh_id_including_new_ones() {
         let c = Connection::open_in_memory().expect("db");
