@@ -332,6 +332,9 @@ impl Conn {
                 self.send_text(proto::encode_error(&id, &e)).await;
             }
         }
+        if super::coord::handles(&method_name) {
+            super::coord::after_reply(&self.shared, self.id).await;
+        }
         if let After::Pump = after {
             // The hello reply goes out before any delivery; announce an empty backlog at once.
             if let Some(a) = &mut self.auth
