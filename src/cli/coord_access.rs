@@ -13,6 +13,9 @@ use super::coord_call::{Coord, list, num, text};
 use super::coord_input as input;
 use super::error::CliError;
 
+/// At most this many pages of 50 members (10,000 members) are read.
+const MAX_PAGES: usize = 200;
+
 fn peer(raw: &str) -> Result<String, CliError> {
     let p = raw.trim();
     if p.is_empty() || p.len() > 128 {
@@ -80,12 +83,9 @@ pub(crate) fn role(ctx: &Ctx, who: &str, role: InviteRole) -> Result<(), CliErro
 
 /// `access list [PEER]`
 pub(crate) fn access_list(ctx: &Ctx, who: Option<&str>) -> Result<(), CliError> {
-    let params = match who {
-        Some(w) => json!({ "peer": peer(w)? }),
-        None => json!({}),
-    };
+    let who = who.map(peer).transpose()?;
     let coord = Coord::open(ctx)?;
-    let doc = coord.read(cmethod::ACCESS_LIST, params)?;
+    let doc = all_pages(&coord, who.as_deref())?;
     coord.print(doc, |d| {
         let members = list(d, "members");
         if members.is_empty() {
@@ -109,6 +109,36 @@ pub(crate) fn access_list(ctx: &Ctx, who: Option<&str>) -> Result<(), CliError> 
         }
     });
     Ok(())
+}
+
+/// Every page of `access.list` (the broker pages by member key) as one document with `next: null`.
+fn all_pages(coord: &Coord, who: Option<&str>) -> Result<Value, CliError> {
+    let mut members = Vec::new();
+    let mut after: Option<String> = None;
+    let mut doc = json!({});
+    for _ in 0..MAX_PAGES {
+        let mut params = json!({});
+        if let Some(w) = who {
+            params["peer"] = json!(w);
+        }
+        if let Some(a) = &after {
+            params["after"] = json!(a);
+        }
+        let page = coord.read(cmethod::ACCESS_LIST, params)?;
+        members.extend(list(&page, "members").iter().cloned());
+        after = page.get("next").and_then(Value::as_str).map(str::to_string);
+        let stale = doc.get("stale").and_then(Value::as_bool).unwrap_or(false);
+        doc = page;
+        if stale {
+            doc["stale"] = json!(true);
+        }
+        if after.is_none() {
+            break;
+        }
+    }
+    doc["members"] = Value::Array(members);
+    doc["next"] = json!(after);
+    Ok(doc)
 }
 
 /// `mesh delete` (the owner only; every connection of the mesh closes).
