@@ -340,3 +340,80 @@ fn grant_and_revoke_change_what_a_member_may_do_on_its_next_call() {
     pair.bob.fails(&["role", "alice", "guest"], 7);
     pair.alice.fails(&["grant", "nobody-here", "dm"], 5);
 }
+
+/// The ```json examples under the docs/cli.md heading that starts with `heading`, in order.
+fn documented(heading: &str) -> Vec<String> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/cli.md")).expect("docs/cli.md");
+    let mut lines = doc.lines().skip_while(|l| !l.starts_with(&format!("### {heading}")));
+    lines.next().unwrap_or_else(|| panic!("docs/cli.md has no heading {heading}"));
+    let mut blocks = Vec::new();
+    while let Some(line) = lines.next() {
+        if line.starts_with('#') {
+            break;
+        }
+        if line.trim() == "```json" {
+            blocks.push(lines.by_ref().take_while(|l| l.trim() != "```").collect::<Vec<_>>().join("\n"));
+        }
+    }
+    blocks
+}
+
+/// The keys of the outermost object of a documented example (placeholders such as `{…entry…}` are not JSON, so
+/// this scans: strings followed by `:` at depth 1).
+fn keys_of_example(example: &str) -> std::collections::BTreeSet<String> {
+    let chars: Vec<char> = example.chars().collect();
+    let (mut depth, mut i, mut keys) = (0usize, 0usize, std::collections::BTreeSet::new());
+    while i < chars.len() {
+        match chars[i] {
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth = depth.saturating_sub(1),
+            '"' => {
+                let start = i + 1;
+                i += 1;
+                while i < chars.len() && chars[i] != '"' {
+                    i += 1;
+                }
+                let word: String = chars[start..i.min(chars.len())].iter().collect();
+                let next = chars[i + 1..].iter().find(|c| !c.is_whitespace());
+                if depth == 1 && next == Some(&':') {
+                    keys.insert(word);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    keys
+}
+
+#[test]
+fn the_documented_coordination_json_shapes_match_the_real_output() {
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    let (_a, _b) = (StopDaemon(&pair.alice), StopDaemon(&pair.bob));
+    let note = pair.alice.json(&["remember", "shapes", "--tag", "docs"]);
+    let id = note["id"].as_str().expect("id").to_string();
+    let cases: Vec<(&str, usize, Value)> = vec![
+        ("`claudemesh state get", 1, pair.alice.json(&["state", "set", "k", "1"])),
+        ("`claudemesh state get", 0, pair.alice.json(&["state", "get", "k"])),
+        ("`claudemesh state list", 0, pair.alice.json(&["state", "list"])),
+        ("`claudemesh state list", 1, pair.alice.json(&["state", "delete", "k", "-y"])),
+        ("`claudemesh memory remember", 0, note),
+        ("`claudemesh memory remember", 1, pair.alice.json(&["recall", "shapes"])),
+        ("`claudemesh memory remember", 2, pair.alice.json(&["forget", &id, "-y"])),
+        ("`claudemesh grant", 0, pair.alice.json(&["grant", "bob", "clock-write"])),
+        ("`claudemesh grant", 1, pair.alice.json(&["access", "list"])),
+        ("`claudemesh grant", 2, pair.alice.json(&["kick", "bob", "-y"])),
+        ("`claudemesh mesh delete", 0, pair.alice.json(&["mesh", "delete", "-y"])),
+    ];
+    let mut drift = Vec::new();
+    for (heading, index, doc) in &cases {
+        let example = documented(heading).get(*index).cloned().unwrap_or_else(|| panic!("{heading} #{index}"));
+        let want = keys_of_example(&example);
+        let real: std::collections::BTreeSet<String> = doc.as_object().expect("object").keys().cloned().collect();
+        if want != real {
+            drift.push(format!("{heading} #{index}: documented {want:?}, real {real:?}"));
+        }
+    }
+    assert!(drift.is_empty(), "docs/cli.md and the real output disagree:\n{}", drift.join("\n"));
+}
