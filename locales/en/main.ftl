@@ -554,3 +554,5 @@ access-blocked = blocked
 access-banned = banned
 mesh-delete-done = Deleted { $mesh } on the broker; every session of it is disconnected.
 mesh-delete-next = Remove it from this machine: claudemesh leave { $slug } -y
+err-coord-not-found = Nothing by that name or id in this mesh ({ $detail }).
+hint-coord-list = See what exists with the list verb: claudemesh state list, task list, recall, context list or access list.

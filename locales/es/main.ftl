@@ -554,3 +554,5 @@ access-blocked = bloqueado
 access-banned = expulsado
 mesh-delete-done = { $mesh } borrada en el broker; todas sus sesiones quedan desconectadas.
 mesh-delete-next = Quítala de esta máquina: claudemesh leave { $slug } -y
+err-coord-not-found = No hay nada con ese nombre o id en esta malla ({ $detail }).
+hint-coord-list = Mira qué existe con el verbo de listado: claudemesh state list, task list, recall, context list o access list.

@@ -552,8 +552,10 @@ pub(crate) enum StateAction {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct StateSetArgs {
     pub key: String,
-    /// The value: JSON when it parses (`42`, `true`, `{"a":1}`, `"quoted"`), else the text as a string.
-    pub value: String,
+    /// The value: JSON when it parses (`42`, `true`, `{"a":1}`, `"quoted"`), else the text as a string (several
+    /// words are joined with spaces).
+    #[arg(required = true, num_args = 1.., value_name = "VALUE")]
+    pub value: Vec<String>,
     /// Write only if the key's version is exactly N (0: only if the key does not exist); else exit 6.
     #[arg(long, value_name = "N")]
     pub if_version: Option<u64>,

@@ -34,6 +34,12 @@ impl Failure {
 impl From<Failure> for CliError {
     fn from(f: Failure) -> Self {
         match f {
+            // The shared mapping's not-found hint is about message ids; these objects are found by listing.
+            Failure::Rpc(rpc) if rpc.kind() == Some(ErrorCode::NotFound) => {
+                CliError::new(Exit::NotFound, "not_found", "err-coord-not-found")
+                    .arg("detail", rpc.message)
+                    .hint("hint-coord-list")
+            }
             Failure::Rpc(rpc) => CliError::from(ClientError::Rpc(rpc)),
             Failure::Cli(e) => e,
         }

@@ -44,7 +44,7 @@ pub(crate) fn state_set(ctx: &Ctx, a: &StateSetArgs) -> Result<(), CliError> {
         (_, true) => ValueMode::Text,
         _ => ValueMode::Auto,
     };
-    let value = input::value(&a.value, mode)?;
+    let value = input::value(&a.value.join(" "), mode)?;
     let mut params = json!({ "key": key, "value": value });
     if let Some(v) = a.if_version {
         params["if_version"] = json!(v);
