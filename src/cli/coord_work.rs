@@ -207,21 +207,11 @@ pub(crate) fn schedule_msg(ctx: &Ctx, a: &ScheduleMsgArgs) -> Result<(), CliErro
         (_, _, Some(cron)) => params["cron"] = json!(input::cron(cron)?),
         _ => return Err(CliError::invalid("err-schedule-usage")),
     }
+    // `self` is this session's own peer (the daemon seals the message to it).
+    params["to"] = json!(to.unwrap_or_else(|| "self".to_string()));
     let coord = Coord::open(ctx)?;
-    let rt = runtime()?;
-    let doc: Value = rt.block_on(async {
+    let doc: Value = runtime()?.block_on(async {
         let mut local = coord.daemon().await?;
-        // Without TO the message goes to this session's own peer, by its name in the mesh.
-        let to = match to {
-            Some(to) => to,
-            None => {
-                let peers: Value = warm::call(&mut local, "peer.list", &coord.with_mesh(no_params())).await?;
-                let me = text(&peers, "me").to_string();
-                let mine = list(&peers, "peers").iter().find(|p| text(p, "id") == me);
-                mine.map(|p| text(p, "name").to_string()).unwrap_or_else(|| coord.entry.name_requested.clone())
-            }
-        };
-        params["to"] = json!(to);
         warm::call(&mut local, cmethod::SCHEDULE_CREATE, &coord.with_mesh(params)).await
     })?;
     coord.print(doc, |s| {
