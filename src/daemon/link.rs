@@ -81,6 +81,8 @@ enum Cmd {
     Flush { waiter: Option<(String, oneshot::Sender<SendOutcome>)> },
     Receipt { ids: Vec<String>, state: &'static str, via: String },
     Synced { reply: oneshot::Sender<bool> },
+    /// Seal a scheduled message for its recipients and create the schedule on the broker.
+    Schedule { req: crate::client::schedule::ScheduleRequest, reply: oneshot::Sender<Result<Value, ClientError>> },
 }
 
 pub(super) struct LinkSpec {
@@ -170,6 +172,13 @@ impl LinkHandle {
         if !ids.is_empty() {
             let _ = self.cmds.send(Cmd::Receipt { ids, state, via: via.to_string() });
         }
+    }
+
+    /// `schedule.create` from the local API: seals the text as this session and creates the schedule.
+    pub(super) async fn schedule(&self, req: crate::client::schedule::ScheduleRequest) -> Result<Value, ClientError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmds.send(Cmd::Schedule { req, reply }).map_err(|_| Self::gone())?;
+        rx.await.map_err(|_| Self::gone())?
     }
 
     /// Waits until the broker has pushed this session's backlog (`false` when offline or after `timeout`).
@@ -406,6 +415,16 @@ impl Link {
                 } else {
                     self.receipts.push((ids, state, via));
                 }
+            }
+            Cmd::Schedule { req, reply } => {
+                let result = match self.peers().await {
+                    Ok((peers, _)) => match self.conn.as_mut() {
+                        Some(conn) => crate::client::schedule::create(conn, &peers, &req, now_ms()).await,
+                        None => Err(self.unreachable()),
+                    },
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(result);
             }
             Cmd::Synced { reply } => {
                 if self.connected && self.synced {
