@@ -76,13 +76,30 @@ pub(super) struct LinkStatus {
 }
 
 enum Cmd {
-    Call { method: String, params: Value, reply: oneshot::Sender<Result<Value, ClientError>> },
-    Peers { reply: oneshot::Sender<Result<(Vec<PeerInfo>, KeyHex), ClientError>> },
-    Flush { waiter: Option<(String, oneshot::Sender<SendOutcome>)> },
-    Receipt { ids: Vec<String>, state: &'static str, via: String },
-    Synced { reply: oneshot::Sender<bool> },
+    Call {
+        method: String,
+        params: Value,
+        reply: oneshot::Sender<Result<Value, ClientError>>,
+    },
+    Peers {
+        reply: oneshot::Sender<Result<(Vec<PeerInfo>, KeyHex), ClientError>>,
+    },
+    Flush {
+        waiter: Option<(String, oneshot::Sender<SendOutcome>)>,
+    },
+    Receipt {
+        ids: Vec<String>,
+        state: &'static str,
+        via: String,
+    },
+    Synced {
+        reply: oneshot::Sender<bool>,
+    },
     /// Seal a scheduled message for its recipients and create the schedule on the broker.
-    Schedule { req: crate::client::schedule::ScheduleRequest, reply: oneshot::Sender<Result<Value, ClientError>> },
+    Schedule {
+        req: crate::client::schedule::ScheduleRequest,
+        reply: oneshot::Sender<Result<Value, ClientError>>,
+    },
 }
 
 pub(super) struct LinkSpec {

@@ -128,7 +128,8 @@ async fn cancel(ctx: &Ctx<'_>, params: Value) -> Result<Value, RpcError> {
     ctx.require(Capability::Schedule)?;
     let p: ScheduleIdParams = parse(params)?;
     let (mesh, member, admin) = (ctx.mesh.clone(), *ctx.member, ctx.role.is_admin());
-    let cancelled = ctx.shared.db.run(move |c| store::cancel(c, &mesh, &p.id, &member, admin)).await.map_err(store_err)?;
+    let cancelled =
+        ctx.shared.db.run(move |c| store::cancel(c, &mesh, &p.id, &member, admin)).await.map_err(store_err)?;
     ctx.shared.coord.timers.wake();
     to_value(&ScheduleCancelResult { cancelled })
 }
@@ -137,7 +138,10 @@ async fn cancel(ctx: &Ctx<'_>, params: Value) -> Result<Value, RpcError> {
 /// started with `--test-clock`.
 pub(super) async fn advance(ctx: &Ctx<'_>, params: Value) -> Result<Value, RpcError> {
     if !TEST_CLOCK.load(Ordering::Relaxed) {
-        return Err(RpcError::new(ErrorCode::MethodNotFound, "debug.clock.advance needs a broker started with --test-clock"));
+        return Err(RpcError::new(
+            ErrorCode::MethodNotFound,
+            "debug.clock.advance needs a broker started with --test-clock",
+        ));
     }
     let p: ClockAdvanceParams = parse(params)?;
     if p.ms > MAX_AHEAD_MS {

@@ -159,7 +159,13 @@ pub(super) fn list(c: &Connection, mesh: &MeshId, member: Option<&KeyHex>) -> Re
 }
 
 /// Cancels a schedule of `member` (any, for an admin). `Ok(false)` when it had already ended.
-pub(super) fn cancel(c: &Connection, mesh: &MeshId, id: &str, member: &KeyHex, admin: bool) -> Result<bool, StoreError> {
+pub(super) fn cancel(
+    c: &Connection,
+    mesh: &MeshId,
+    id: &str,
+    member: &KeyHex,
+    admin: bool,
+) -> Result<bool, StoreError> {
     let row: Option<(String, i64)> = c
         .query_row(
             "SELECT creator_member, active FROM schedules WHERE mesh_id = ?1 AND id = ?2",
@@ -246,7 +252,13 @@ pub(super) fn fire_due(
 
 /// Fires one schedule: the message under the fire's derived id (idempotent: a fire that was already stored is not
 /// stored again), then its next due time, or its end.
-fn fire_one(c: &Connection, d: &Due, now: u64, startup: bool, ttls: (u64, u64)) -> Result<Vec<(MeshId, KeyHex)>, StoreError> {
+fn fire_one(
+    c: &Connection,
+    d: &Due,
+    now: u64,
+    startup: bool,
+    ttls: (u64, u64),
+) -> Result<Vec<(MeshId, KeyHex)>, StoreError> {
     let parsed = (
         MeshId::try_from(d.mesh.clone()),
         d.creator.parse::<KeyHex>(),
