@@ -65,7 +65,7 @@ async fn schedules(c: &mut Client) -> Vec<Value> {
 async fn a_one_shot_due_across_a_restart_fires_exactly_once() {
     let mut b = Broker::start(&[]).await;
     let (alice, mut ac) = create_mesh(&b, "alice").await;
-    let (bob, mut bc) = invite_and_join(&b, &alice, &mut ac, "bob").await;
+    let (bob, bc) = invite_and_join(&b, &alice, &mut ac, "bob").await;
     let sealed = new_msg_id();
     let at = now_ms() + 2_000;
     let s = ac
