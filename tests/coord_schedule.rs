@@ -1,7 +1,10 @@
 //! Schedules against a real `claudemesh broker` process (tests/wire): a one-shot fires exactly once across
 //! restarts, a cron schedule fires once per due time while the test advances the broker's schedule clock
 //! (`--test-clock`), cancel stops it, a self-schedule lands in the caller's own inbox, and bad input is refused.
+//! The last test goes through real daemons (tests/support): the daemon seals the text, the recipient's daemon
+//! opens it under the fire id and lists it in `inbox.list`.
 
+mod support;
 mod wire;
 
 use std::collections::HashSet;
@@ -216,4 +219,51 @@ async fn bad_schedules_are_refused_and_the_clock_cannot_be_moved_without_the_tes
     // Without --test-clock the schedule clock cannot be moved, and the broker keeps serving.
     ac.err("debug.clock.advance", json!({"ms": HOUR}), METHOD_NOT_FOUND).await;
     assert_eq!(schedules(&mut ac).await.len(), 101);
+}
+
+/// The unread messages of `api`'s session whose kind is `schedule`, as (body, from name), once there are `n`.
+fn scheduled_unread(api: &mut support::local_api::LocalApi, n: usize) -> Vec<(String, String)> {
+    let mut got = Vec::new();
+    let found = support::wait_until(Duration::from_secs(20), || {
+        let inbox = api.ok("inbox.list", json!({"filter": "unread", "mark_read": true}));
+        for m in inbox["messages"].as_array().expect("messages") {
+            if m["kind"] == "schedule" {
+                let from = m["from"]["name"].as_str().unwrap_or_default().to_string();
+                got.push((m["body"].as_str().expect("body").to_string(), from));
+            }
+        }
+        got.len() >= n
+    });
+    assert!(found, "expected {n} scheduled messages, got {got:?}");
+    got
+}
+
+#[test]
+fn a_reminder_sealed_by_the_daemon_opens_in_the_recipients_inbox() {
+    let broker = support::Broker::start();
+    let pair = support::mesh_of_two(&broker);
+    pair.bob.json(&["peers"]);
+    pair.alice.json(&["peers"]);
+    let mut alice = support::local_api::LocalApi::connect(&pair.alice, "cli", None);
+    let mut bob = support::local_api::LocalApi::connect(&pair.bob, "cli", None);
+    let s = alice.ok("schedule.create", json!({"to": "bob", "message": "review the parser PR", "in_ms": 0}));
+    assert_eq!((s["kind"].as_str(), s["to"].as_str()), (Some("once"), Some("bob")), "{s}");
+    assert_eq!(scheduled_unread(&mut bob, 1), [("review the parser PR".to_string(), "alice".to_string())]);
+    let mine = alice.ok("schedule.create", json!({"to": "self", "message": "stretch", "in_ms": 0}));
+    assert_eq!(mine["to"], "self");
+    assert_eq!(scheduled_unread(&mut alice, 1), [("stretch".to_string(), "alice".to_string())]);
+    let listed = alice.ok("schedule.list", json!({}));
+    assert_eq!(listed["schedules"].as_array().map(Vec::len), Some(2), "{listed}");
+    // The daemon checks what it seals: bad targets and timing are refused before anything reaches the broker.
+    for bad in [
+        json!({"to": "nobody", "message": "x", "in_ms": 0}),
+        json!({"to": "bob", "message": "", "in_ms": 0}),
+        json!({"to": "bob", "message": "x"}),
+        json!({"to": "bob", "message": "x", "in_ms": 0, "cron": "* * * * *"}),
+        json!({"to": "bob", "message": "x", "cron": "0 0 30 2 *"}),
+        json!({"to": "bob", "message": "x", "in_ms": 0, "sender": "eve"}),
+    ] {
+        assert!(alice.call("schedule.create", bad.clone()).is_err(), "{bad}");
+    }
+    assert_eq!(alice.ok("schedule.list", json!({}))["schedules"].as_array().map(Vec::len), Some(2));
 }
