@@ -324,3 +324,99 @@ fn end(c: &Connection, mesh: &str, id: &str, fired: bool) -> Result<(), StoreErr
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{Envelope, Priority};
+
+    const HOUR: u64 = 3_600_000;
+    const MIN: u64 = 60_000;
+    // 2026-11-23 17:00 UTC.
+    const T: u64 = 1_795_453_200_000;
+
+    fn setup() -> (Connection, MeshId, KeyHex) {
+        let c = Connection::open_in_memory().expect("db");
+        crate::broker::store::migrate(&c).expect("migrate");
+        let mesh = MeshId::generate();
+        let key = KeyHex([7; 32]);
+        c.execute_batch(&format!(
+            "INSERT INTO meshes VALUES ('{mesh}', 'team', '{key}', 0);
+             INSERT INTO members(mesh_id, member_key, role, name, joined_at) VALUES ('{mesh}', '{key}', 'owner', 'a', 0);
+             INSERT INTO peers(mesh_id, session_key, member_key, name, attest_at, attest_sig, last_seen, created_at)
+                 VALUES ('{mesh}', '{key}', '{key}', 'alice', 0, 'sig', 0, 0);"
+        ))
+        .expect("rows");
+        (c, mesh, key)
+    }
+
+    fn cron(c: &Connection, mesh: &MeshId, key: KeyHex, expr: &str, first: u64) -> (Schedule, MessageId) {
+        let id = MessageId::generate();
+        let send = SendParams {
+            id: id.clone(),
+            to: "self".into(),
+            priority: Priority::Next,
+            ttl_secs: None,
+            envelopes: vec![Envelope { to: key, nonce: "n".into(), ciphertext: "c".into() }],
+        };
+        let new = NewSchedule {
+            mesh: mesh.clone(),
+            creator: key,
+            member: key,
+            to: "self".into(),
+            message_id: id.clone(),
+            send: serde_json::to_string(&send).expect("json"),
+            recipients: vec![key],
+            when: When::Cron(expr.into(), first),
+            utc_offset_min: 0,
+            now: T,
+        };
+        (create(c, &new).expect("create"), id)
+    }
+
+    fn messages(c: &Connection) -> Vec<String> {
+        let mut st = c.prepare("SELECT id FROM messages ORDER BY id").expect("sql");
+        st.query_map([], |r| r.get(0)).expect("rows").collect::<rusqlite::Result<_>>().expect("ids")
+    }
+
+    const TTLS: (u64, u64) = (7 * 24 * HOUR, 30 * 24 * HOUR);
+
+    #[test]
+    fn while_up_every_due_time_fires_in_turn_and_a_refire_is_one_message() {
+        let (c, mesh, key) = setup();
+        let (s, sealed) = cron(&c, &mesh, key, "*/10 * * * *", T + 10 * MIN);
+        // Half an hour passes at once while the broker runs: three fires, one per due time, in order.
+        let now = T + 30 * MIN + 5;
+        let fired = fire_due(&c, now, false, 64, TTLS).expect("fire");
+        assert_eq!(fired.woke.len(), 1);
+        assert_eq!(fired.next_due, Some(T + 20 * MIN), "the next due time is already due again");
+        fire_due(&c, now, false, 64, TTLS).expect("fire");
+        let last = fire_due(&c, now, false, 64, TTLS).expect("fire");
+        assert_eq!(last.next_due, Some(T + 40 * MIN));
+        let want: Vec<String> =
+            (1..=3).map(|k| fire_id(&sealed, T + k * 10 * MIN).expect("id").as_str().to_string()).collect();
+        assert_eq!(messages(&c), want);
+        // A fire whose advance was lost (the crash case) fires again under the same id: still one message.
+        c.execute("UPDATE schedules SET next_due_ms = ?1", [T + 30 * MIN]).expect("rewind");
+        let again = fire_due(&c, now, false, 64, TTLS).expect("fire");
+        assert!(again.woke.is_empty(), "no new delivery");
+        assert_eq!(messages(&c).len(), 3);
+        assert_eq!(by_id(&c, &mesh, &s.id).expect("read").expect("row").fired, 4);
+    }
+
+    #[test]
+    fn fires_missed_while_down_are_one_fire_at_start() {
+        let (c, mesh, key) = setup();
+        let (s, sealed) = cron(&c, &mesh, key, "0 * * * *", T + HOUR);
+        let now = T + 5 * HOUR + 30 * 60_000;
+        let fired = fire_due(&c, now, true, 64, TTLS).expect("fire");
+        assert_eq!(fired.next_due, Some(T + 6 * HOUR), "moved past now");
+        assert_eq!(messages(&c), [fire_id(&sealed, T + HOUR).expect("id").as_str().to_string()]);
+        let row = by_id(&c, &mesh, &s.id).expect("read").expect("row");
+        assert_eq!((row.fired, row.active), (1, true));
+        // Cancelled, it never fires again.
+        assert!(cancel(&c, &mesh, &s.id, &key, false).expect("cancel"));
+        assert_eq!(fire_due(&c, now + 10 * HOUR, false, 64, TTLS).expect("fire").next_due, None);
+        assert_eq!(messages(&c).len(), 1);
+    }
+}
