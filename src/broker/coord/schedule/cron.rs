@@ -203,4 +203,26 @@ mod tests {
         }
         assert!(Cron::parse("0,30 8-18/2 1-15 */3 mon,wed").is_ok());
     }
+
+    #[test]
+    fn any_short_input_parses_or_is_refused_without_panicking() {
+        // Every 5-field combination of these tokens, at a few offsets: parse never panics, next_after either finds
+        // a time strictly ahead or none.
+        let tokens = ["*", "0", "59", "7", "*/1", "*/60", "1-0", "0-59/59", "sun-sat", "31", "x", "", "-", "/", ","];
+        let mut n = 0u64;
+        for (i, a) in tokens.iter().enumerate() {
+            for b in tokens.iter().skip(i % 3) {
+                let expr = format!("{a} {b} {b} {a} {b}");
+                if let Ok(c) = Cron::parse(&expr) {
+                    for offset in [-840, 0, 840] {
+                        if let Some(t) = c.next_after(T, offset) {
+                            assert!(t > T, "{expr}");
+                        }
+                    }
+                    n += 1;
+                }
+            }
+        }
+        assert!(n > 0);
+    }
 }

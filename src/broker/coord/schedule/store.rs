@@ -270,6 +270,16 @@ fn fire_one(
         end(c, &d.mesh, &d.id, false)?;
         return Ok(Vec::new());
     };
+    // A member removed from the mesh takes its schedules with it.
+    let member_left = c
+        .prepare_cached("SELECT 1 FROM members WHERE mesh_id = ?1 AND member_key = ?2")?
+        .query_row(params![d.mesh, d.member], |_| Ok(()))
+        .optional()?
+        .is_none();
+    if member_left {
+        end(c, &d.mesh, &d.id, false)?;
+        return Ok(Vec::new());
+    }
     let mut woke = Vec::new();
     if let Some(id) = fire_id(&send.id, d.due) {
         // Recipients that left the mesh since are skipped (the others still get theirs).
@@ -418,5 +428,15 @@ mod tests {
         assert!(cancel(&c, &mesh, &s.id, &key, false).expect("cancel"));
         assert_eq!(fire_due(&c, now + 10 * HOUR, false, 64, TTLS).expect("fire").next_due, None);
         assert_eq!(messages(&c).len(), 1);
+    }
+
+    #[test]
+    fn a_removed_members_schedules_end_without_firing() {
+        let (c, mesh, key) = setup();
+        let (s, _) = cron(&c, &mesh, key, "0 * * * *", T + HOUR);
+        c.execute("DELETE FROM members", []).expect("remove");
+        assert_eq!(fire_due(&c, T + 2 * HOUR, false, 64, TTLS).expect("fire").next_due, None);
+        assert!(messages(&c).is_empty());
+        assert!(!by_id(&c, &mesh, &s.id).expect("read").expect("row").active);
     }
 }
