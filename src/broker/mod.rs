@@ -83,7 +83,7 @@ pub(crate) struct BrokerArgs {
     #[arg(long, value_enum, default_value = "full")]
     pub durability: Durability,
     /// Tests only, never in production: answer `debug.clock.advance`, which moves the schedule clock forward.
-    #[arg(long, hide = true, env = "CLAUDEMESH_BROKER_TEST_CLOCK")]
+    #[arg(long, hide = true, env = "CLAUDEMESH_BROKER_TEST_CLOCK", value_parser = clap::builder::BoolishValueParser::new())]
     pub test_clock: bool,
 }
 
