@@ -271,4 +271,11 @@ fn a_reminder_sealed_by_the_daemon_opens_in_the_recipients_inbox() {
         assert!(alice.call("schedule.create", bad.clone()).is_err(), "{bad}");
     }
     assert_eq!(alice.ok("schedule.list", json!({}))["schedules"].as_array().map(Vec::len), Some(2));
+    // Schedules need the broker now: with it gone the daemon answers an error at once (nothing is queued).
+    let mut broker = broker;
+    broker.kill();
+    let started = std::time::Instant::now();
+    let e = alice.call("schedule.create", json!({"to": "bob", "message": "later", "in_ms": 60_000}));
+    assert!(e.is_err(), "{e:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "failed fast: {:?}", started.elapsed());
 }
