@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::state::{Daemon, now_ms};
+use crate::client::schedule::ScheduleRequest;
 use crate::client::{ClientError, Event, MeshSession, Outgoing, SendReport};
 use crate::config::MeshEntry;
 use crate::proto::{
@@ -76,30 +77,12 @@ pub(super) struct LinkStatus {
 }
 
 enum Cmd {
-    Call {
-        method: String,
-        params: Value,
-        reply: oneshot::Sender<Result<Value, ClientError>>,
-    },
-    Peers {
-        reply: oneshot::Sender<Result<(Vec<PeerInfo>, KeyHex), ClientError>>,
-    },
-    Flush {
-        waiter: Option<(String, oneshot::Sender<SendOutcome>)>,
-    },
-    Receipt {
-        ids: Vec<String>,
-        state: &'static str,
-        via: String,
-    },
-    Synced {
-        reply: oneshot::Sender<bool>,
-    },
-    /// Seal a scheduled message for its recipients and create the schedule on the broker.
-    Schedule {
-        req: crate::client::schedule::ScheduleRequest,
-        reply: oneshot::Sender<Result<Value, ClientError>>,
-    },
+    Call { method: String, params: Value, reply: oneshot::Sender<Result<Value, ClientError>> },
+    Peers { reply: oneshot::Sender<Result<(Vec<PeerInfo>, KeyHex), ClientError>> },
+    Flush { waiter: Option<(String, oneshot::Sender<SendOutcome>)> },
+    Receipt { ids: Vec<String>, state: &'static str, via: String },
+    Synced { reply: oneshot::Sender<bool> },
+    Schedule { req: ScheduleRequest, reply: oneshot::Sender<Result<Value, ClientError>> },
 }
 
 pub(super) struct LinkSpec {
@@ -192,7 +175,7 @@ impl LinkHandle {
     }
 
     /// `schedule.create` from the local API: seals the text as this session and creates the schedule.
-    pub(super) async fn schedule(&self, req: crate::client::schedule::ScheduleRequest) -> Result<Value, ClientError> {
+    pub(super) async fn schedule(&self, req: ScheduleRequest) -> Result<Value, ClientError> {
         let (reply, rx) = oneshot::channel();
         self.cmds.send(Cmd::Schedule { req, reply }).map_err(|_| Self::gone())?;
         rx.await.map_err(|_| Self::gone())?
