@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::state::{Daemon, now_ms};
+use crate::client::schedule::ScheduleRequest;
 use crate::client::{ClientError, Event, MeshSession, Outgoing, SendReport};
 use crate::config::MeshEntry;
 use crate::proto::{
@@ -81,6 +82,7 @@ enum Cmd {
     Flush { waiter: Option<(String, oneshot::Sender<SendOutcome>)> },
     Receipt { ids: Vec<String>, state: &'static str, via: String },
     Synced { reply: oneshot::Sender<bool> },
+    Schedule { req: ScheduleRequest, reply: oneshot::Sender<Result<Value, ClientError>> },
 }
 
 pub(super) struct LinkSpec {
@@ -170,6 +172,13 @@ impl LinkHandle {
         if !ids.is_empty() {
             let _ = self.cmds.send(Cmd::Receipt { ids, state, via: via.to_string() });
         }
+    }
+
+    /// `schedule.create` from the local API: seals the text as this session and creates the schedule.
+    pub(super) async fn schedule(&self, req: ScheduleRequest) -> Result<Value, ClientError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmds.send(Cmd::Schedule { req, reply }).map_err(|_| Self::gone())?;
+        rx.await.map_err(|_| Self::gone())?
     }
 
     /// Waits until the broker has pushed this session's backlog (`false` when offline or after `timeout`).
@@ -406,6 +415,16 @@ impl Link {
                 } else {
                     self.receipts.push((ids, state, via));
                 }
+            }
+            Cmd::Schedule { req, reply } => {
+                let result = match self.peers().await {
+                    Ok((peers, _)) => match self.conn.as_mut() {
+                        Some(conn) => crate::client::schedule::create(conn, &peers, &req, now_ms()).await,
+                        None => Err(self.unreachable()),
+                    },
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(result);
             }
             Cmd::Synced { reply } => {
                 if self.connected && self.synced {
