@@ -38,6 +38,8 @@ fn argument_errors_exit_3_with_a_clear_message_before_any_io() {
         (&["remind", "hi", "--at", "25:99"], "not a time"),
         (&["remind", "hi", "--cron", "0 9 * *"], "5-field cron"),
         (&["clock", "set", "soon"], "not a time"),
+        (&["clock", "set", "now", "--rate", "0"], "out of range"),
+        (&["schedule", "cancel", "x"], "not a valid id"),
     ];
     for (args, needle) in cases {
         let out = home.fails(args, 3);
@@ -292,7 +294,6 @@ fn reads_come_from_the_cache_and_writes_queue_while_the_broker_is_down() {
 }
 
 #[test]
-#[ignore = "needs the broker's schedule.* (csched) and the daemon's sealing schedule.create (cdaemon)"]
 fn remind_to_self_lands_in_the_inbox() {
     let broker = Broker::start();
     let pair = mesh_of_two(&broker);
@@ -336,6 +337,15 @@ fn grant_and_revoke_change_what_a_member_may_do_on_its_next_call() {
     assert_eq!(bob["role"], "member", "{listed}");
     let text = stdout(&pair.alice.run(&["access", "list"]));
     assert!(text.contains("owner") && text.contains("bob") && text.contains("clock-write"), "{text}");
+    // The clock needs clock-write, which members lack until it is granted.
+    let doc = error_doc(&pair.bob.fails(&["--json", "clock", "pause"], 7));
+    assert!(doc["error"]["message"].as_str().unwrap_or_default().contains("missing capability clock-write"), "{doc}");
+    pair.alice.json(&["grant", "bob", "clock-write"]);
+    let paused = pair.bob.json(&["clock", "pause"]);
+    assert_eq!(paused["paused"], true, "{paused}");
+    pair.alice.json(&["revoke", "bob", "clock-write"]);
+    pair.bob.fails(&["clock", "resume"], 7);
+    assert_eq!(pair.alice.json(&["clock", "resume"])["paused"], false);
     // Only the owner changes roles.
     pair.bob.fails(&["role", "alice", "guest"], 7);
     pair.alice.fails(&["grant", "nobody-here", "dm"], 5);
@@ -393,6 +403,8 @@ fn the_documented_coordination_json_shapes_match_the_real_output() {
     let (_a, _b) = (StopDaemon(&pair.alice), StopDaemon(&pair.bob));
     let note = pair.alice.json(&["remember", "shapes", "--tag", "docs"]);
     let id = note["id"].as_str().expect("id").to_string();
+    let schedule = pair.alice.json(&["remind", "shapes", "--in", "1h"]);
+    let sid = schedule["id"].as_str().expect("schedule id").to_string();
     let cases: Vec<(&str, usize, Value)> = vec![
         ("`claudemesh state get", 1, pair.alice.json(&["state", "set", "k", "1"])),
         ("`claudemesh state get", 0, pair.alice.json(&["state", "get", "k"])),
@@ -401,6 +413,10 @@ fn the_documented_coordination_json_shapes_match_the_real_output() {
         ("`claudemesh memory remember", 0, note),
         ("`claudemesh memory remember", 1, pair.alice.json(&["recall", "shapes"])),
         ("`claudemesh memory remember", 2, pair.alice.json(&["forget", &id, "-y"])),
+        ("`claudemesh clock get", 0, pair.alice.json(&["clock", "get"])),
+        ("`claudemesh schedule msg", 0, schedule.clone()),
+        ("`claudemesh schedule msg", 1, pair.alice.json(&["schedule", "list"])),
+        ("`claudemesh schedule msg", 2, pair.alice.json(&["schedule", "cancel", sid.as_str()])),
         ("`claudemesh grant", 0, pair.alice.json(&["grant", "bob", "clock-write"])),
         ("`claudemesh grant", 1, pair.alice.json(&["access", "list"])),
         ("`claudemesh grant", 2, pair.alice.json(&["kick", "bob", "-y"])),

@@ -556,3 +556,4 @@ mesh-delete-done = Deleted { $mesh } on the broker; every session of it is disco
 mesh-delete-next = Remove it from this machine: claudemesh leave { $slug } -y
 err-coord-not-found = Nothing by that name or id in this mesh ({ $detail }).
 hint-coord-list = See what exists with the list verb: claudemesh state list, task list, recall, context list or access list.
+schedule-cancel-ended = Schedule { $id } had already ended; nothing changed.

@@ -556,3 +556,4 @@ mesh-delete-done = { $mesh } borrada en el broker; todas sus sesiones quedan des
 mesh-delete-next = Quítala de esta máquina: claudemesh leave { $slug } -y
 err-coord-not-found = No hay nada con ese nombre o id en esta malla ({ $detail }).
 hint-coord-list = Mira qué existe con el verbo de listado: claudemesh state list, task list, recall, context list o access list.
+schedule-cancel-ended = La programación { $id } ya había terminado; nada cambió.

@@ -770,7 +770,7 @@ pub(crate) enum ClockAction {
     /// Set the mesh clock to TIME (RFC 3339, Unix milliseconds or `now`), optionally running at a rate.
     Set {
         time: String,
-        /// Simulated milliseconds per real millisecond (0-1000; default 1).
+        /// Simulated milliseconds per real millisecond (above 0, at most 1000; default: unchanged).
         #[arg(long, value_name = "X")]
         rate: Option<f64>,
     },

@@ -248,9 +248,9 @@ pub(crate) fn clock_time_ms(raw: &str, now_ms: u64) -> Result<u64, CliError> {
         .ok_or_else(|| CliError::invalid("err-coord-bad-time").arg("time", raw).hint("hint-coord-time"))
 }
 
-/// A clock rate: finite, 0 to 1000.
+/// A clock rate: above 0, at most 1000.
 pub(crate) fn rate(raw: f64) -> Result<f64, CliError> {
-    if raw.is_finite() && (0.0..=1000.0).contains(&raw) {
+    if raw.is_finite() && raw > 0.0 && raw <= 1000.0 {
         Ok(raw)
     } else {
         Err(CliError::invalid("err-coord-bad-rate").arg("rate", raw.to_string()))
@@ -361,6 +361,8 @@ mod tests {
         assert_eq!(clock_time_ms("now", 5).unwrap(), 5);
         assert_eq!(clock_time_ms("1234", 5).unwrap(), 1234);
         assert!(rate(f64::NAN).is_err());
+        assert!(rate(0.0).is_err());
+        assert_eq!(rate(2.5).unwrap(), 2.5);
     }
 
     #[test]

@@ -261,12 +261,16 @@ pub(crate) fn schedule_list(ctx: &Ctx) -> Result<(), CliError> {
 
 /// `schedule cancel ID`
 pub(crate) fn schedule_cancel(ctx: &Ctx, id: &str) -> Result<(), CliError> {
-    let id = id.trim();
-    if id.is_empty() || id.len() > 64 {
-        return Err(CliError::invalid("err-coord-bad-id").arg("id", id).hint("hint-coord-id"));
-    }
+    let id = input::id(id)?;
     let coord = Coord::open(ctx)?;
     let doc = coord.call(cmethod::SCHEDULE_CANCEL, json!({ "id": id }))?;
-    coord.print(doc, |_| ctx.out.success(&t_args("schedule-cancel-done", &[("id", id.into())])));
+    coord.print(doc, |d| {
+        let key = if d.get("cancelled").and_then(Value::as_bool) == Some(false) {
+            "schedule-cancel-ended"
+        } else {
+            "schedule-cancel-done"
+        };
+        ctx.out.success(&t_args(key, &[("id", id.as_str().into())]));
+    });
     Ok(())
 }
