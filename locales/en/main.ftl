@@ -557,3 +557,4 @@ mesh-delete-next = Remove it from this machine: claudemesh leave { $slug } -y
 err-coord-not-found = Nothing by that name or id in this mesh ({ $detail }).
 hint-coord-list = See what exists with the list verb: claudemesh state list, task list, recall, context list or access list.
 schedule-cancel-ended = Schedule { $id } had already ended; nothing changed.
+state-watch-resync = Some changes were missed while the watch lagged; re-read with claudemesh state list.

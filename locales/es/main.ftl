@@ -557,3 +557,4 @@ mesh-delete-next = Quítala de esta máquina: claudemesh leave { $slug } -y
 err-coord-not-found = No hay nada con ese nombre o id en esta malla ({ $detail }).
 hint-coord-list = Mira qué existe con el verbo de listado: claudemesh state list, task list, recall, context list o access list.
 schedule-cancel-ended = La programación { $id } ya había terminado; nada cambió.
+state-watch-resync = Se perdieron algunos cambios mientras la vigilancia iba retrasada; vuelve a leer con claudemesh state list.

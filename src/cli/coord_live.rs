@@ -14,6 +14,9 @@ use super::coord_input::{self as input, ValueMode};
 use super::error::{CliError, Exit};
 use super::warm;
 
+/// The daemon's note to a state watcher that it missed changes (re-read with `state list`).
+const STATE_RESYNC: &str = "state.resync";
+
 /// `state watch [PREFIX]`
 pub(crate) fn state_watch(ctx: &Ctx, prefix: Option<&str>) -> Result<(), CliError> {
     let prefix = input::prefix(prefix)?;
@@ -60,6 +63,17 @@ fn follow(ctx: &Ctx, method: &str, params: Value, note: &str, human: impl Fn(&Va
                             ctx.out.json_line(params);
                         } else {
                             human(&params);
+                        }
+                    }
+                    Some((m, params)) if m == STATE_RESYNC && note == cmethod::STATE_CHANGED => {
+                        // The daemon could not keep up (or the broker's log moved on): some changes were missed.
+                        ctx.out.warn(&t("state-watch-resync"));
+                        if ctx.out.json {
+                            let mut line = params;
+                            if let Some(obj) = line.as_object_mut() {
+                                obj.insert("resync".into(), Value::Bool(true));
+                            }
+                            ctx.out.json_line(line);
                         }
                     }
                     Some(_) => {}
