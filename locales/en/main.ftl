@@ -558,3 +558,5 @@ err-coord-not-found = Nothing by that name or id in this mesh ({ $detail }).
 hint-coord-list = See what exists with the list verb: claudemesh state list, task list, recall, context list or access list.
 schedule-cancel-ended = Schedule { $id } had already ended; nothing changed.
 state-watch-resync = Some changes were missed while the watch lagged; re-read with claudemesh state list.
+err-coord-unavailable = The broker cannot answer this now ({ $detail }).
+hint-coord-unavailable = Run it again once the broker is reachable: claudemesh daemon status shows the link.

@@ -558,3 +558,5 @@ err-coord-not-found = No hay nada con ese nombre o id en esta malla ({ $detail }
 hint-coord-list = Mira qué existe con el verbo de listado: claudemesh state list, task list, recall, context list o access list.
 schedule-cancel-ended = La programación { $id } ya había terminado; nada cambió.
 state-watch-resync = Se perdieron algunos cambios mientras la vigilancia iba retrasada; vuelve a leer con claudemesh state list.
+err-coord-unavailable = El broker no puede responder a esto ahora ({ $detail }).
+hint-coord-unavailable = Vuelve a ejecutarlo cuando el broker esté accesible: claudemesh daemon status muestra el enlace.

@@ -40,6 +40,12 @@ impl From<Failure> for CliError {
                     .arg("detail", rpc.message)
                     .hint("hint-coord-list")
             }
+            // The shared mapping's text is about a full store; here it mostly means the broker cannot be reached.
+            Failure::Rpc(rpc) if rpc.kind() == Some(ErrorCode::Unavailable) => {
+                CliError::new(Exit::Network, "unavailable", "err-coord-unavailable")
+                    .arg("detail", rpc.message)
+                    .hint("hint-coord-unavailable")
+            }
             Failure::Rpc(rpc) => CliError::from(ClientError::Rpc(rpc)),
             Failure::Cli(e) => e,
         }
