@@ -34,7 +34,15 @@ pub(in crate::broker::coord) async fn run_leases(shared: Arc<Shared>, mut shutdo
 /// and then, so this is what makes "the lease after it was last seen" precise to one sweep).
 #[derive(Default)]
 struct Sweeper {
-    last_seen: HashMap<(MeshId, KeyHex), u64>,
+    last_seen: HashMap<(MeshId, KeyHex), Seen>,
+}
+
+/// The last sweep that saw a claimer present, or (once it is gone) the first sweep that saw it gone: it may have
+/// been present until just before then, so the lease counts from there and never ends early.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Seen {
+    at: u64,
+    present: bool,
 }
 
 /// What one look at the claims decided.
@@ -51,7 +59,7 @@ struct Plan {
 fn plan(
     claims: &[Claim],
     present: impl Fn(&MeshId, &KeyHex) -> bool,
-    last_seen: &mut HashMap<(MeshId, KeyHex), u64>,
+    last_seen: &mut HashMap<(MeshId, KeyHex), Seen>,
     now: u64,
     lease_ms: u64,
 ) -> Plan {
@@ -59,13 +67,21 @@ fn plan(
     for (n, c) in claims.iter().enumerate() {
         let key = (c.mesh.clone(), c.claimer);
         if present(&c.mesh, &c.claimer) {
-            last_seen.insert(key.clone(), now);
+            last_seen.insert(key.clone(), Seen { at: now, present: true });
             if c.lease_expires_at_ms < now.saturating_add(lease_ms / 2) && !p.renew.contains(&key) {
                 p.renew.push(key);
             }
             continue;
         }
-        let seen_until = last_seen.get(&key).map_or(0, |t| t.saturating_add(lease_ms));
+        let seen = match last_seen.get_mut(&key) {
+            Some(s) if s.present => {
+                *s = Seen { at: now, present: false };
+                Some(now)
+            }
+            Some(s) => Some(s.at),
+            None => None,
+        };
+        let seen_until = seen.map_or(0, |t| t.saturating_add(lease_ms));
         if now >= c.lease_expires_at_ms.max(seen_until) {
             p.expire.push(n);
         }
@@ -143,11 +159,14 @@ mod tests {
         let p = plan(&claims, |_, _| true, &mut seen, 950, 1_000);
         assert_eq!(p.renew, vec![(m.clone(), KeyHex([1; 32])), (m.clone(), KeyHex([2; 32]))]);
         assert!(p.expire.is_empty());
-        // Claimer 2 goes away; at 1500 its stored lease (1000) has passed, but it was seen at 950: not yet.
+        // Claimer 2 goes away; at 1500 its stored lease (1000) has passed, but it may have been present until
+        // just before this sweep noticed: not yet, and not at 2400 either.
         let p = plan(&claims, |_, k| k.0[0] == 1, &mut seen, 1_500, 1_000);
         assert!(p.expire.is_empty(), "{p:?}");
-        // At 1950 (a lease after it was last seen) it expires; claimer 1 stays.
-        let p = plan(&claims, |_, k| k.0[0] == 1, &mut seen, 1_950, 1_000);
+        let p = plan(&claims, |_, k| k.0[0] == 1, &mut seen, 2_400, 1_000);
+        assert!(p.expire.is_empty(), "{p:?}");
+        // At 2500 (a lease after it was last possibly seen) it expires; claimer 1 stays.
+        let p = plan(&claims, |_, k| k.0[0] == 1, &mut seen, 2_500, 1_000);
         assert_eq!(p.expire, vec![1]);
         // A claimer the sweeper never saw keeps its claim until its stored lease.
         let mut fresh = HashMap::new();
