@@ -43,6 +43,7 @@ async fn twenty_racing_claims_have_one_winner_and_nineteen_conflicts_naming_it()
     assert_eq!(task["state"], "open");
 
     // Every racer sends its claim before anyone reads a reply.
+    let started = Instant::now();
     let mut sent = Vec::new();
     for (_, c) in peers.iter_mut() {
         sent.push(c.send_request("task.claim", json!({"id": id})).await);
@@ -55,6 +56,7 @@ async fn twenty_racing_claims_have_one_winner_and_nineteen_conflicts_naming_it()
             Err(e) => conflicts.push(e),
         }
     }
+    eprintln!("20 racing claims answered in {:?}", started.elapsed());
     assert_eq!(winners.len(), 1, "exactly one claim wins: {winners:?} {conflicts:?}");
     let (name, key, t) = &winners[0];
     assert_eq!(t["state"], "claimed");
@@ -135,6 +137,7 @@ async fn a_killed_claimer_loses_its_claim_after_grace_and_lease_while_a_live_one
     let reopened =
         changed_to(&mut oc, &lost, "open", Duration::from_secs(20)).await.expect("task.changed: bob's claim expired");
     let waited = bob_claimed.elapsed();
+    eprintln!("a killed claimer's task reopened {waited:?} after its claim (grace 1s + lease 1s)");
     assert!(waited >= Duration::from_millis(1800), "the claim expired before grace + lease: {waited:?}");
     assert_eq!(reopened["claimed_by"], Value::Null);
     assert_eq!(oc.ok("task.show", json!({"id": lost})).await["state"], "open");
@@ -202,11 +205,15 @@ async fn deps_block_claims_until_done_and_complete_notifies_the_creator() {
     let e = cc.err("task.claim", json!({"id": second_id}), CONFLICT).await;
     assert!(e.message.contains("already done"), "{e:?}");
 
-    // Cancel: the creator may; a cancelled task cannot be claimed.
+    // Cancel: the creator may (the claimer is told); a cancelled task cannot be claimed; cancelling again is a
+    // harmless replay.
     let third = ac.ok("task.create", json!({"title": "docs"})).await["id"].as_str().unwrap().to_string();
+    cc.ok("task.claim", json!({"id": third})).await;
     let t = ac.ok("task.cancel", json!({"id": third})).await;
     assert_eq!(t["state"], "cancelled");
+    changed_to(&mut cc, &third, "cancelled", WAIT).await.expect("the claimer hears of the cancel");
     cc.err("task.claim", json!({"id": third}), CONFLICT).await;
+    assert_eq!(ac.ok("task.cancel", json!({"id": third})).await["version"], t["version"]);
 
     // Filters.
     let list = oc.ok("task.list", json!({"state": "done"})).await;

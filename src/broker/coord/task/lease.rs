@@ -1,7 +1,7 @@
 //! The task lease sweeper: about once a second it renews the claims of present claimers and reopens the claims
 //! of claimers gone for longer than the lease, telling the creator and the former claimer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,7 +87,8 @@ fn plan(
         }
     }
     // Forget claimers that hold nothing any more.
-    last_seen.retain(|k, _| claims.iter().any(|c| c.mesh == k.0 && c.claimer == k.1));
+    let holding: HashSet<(&MeshId, &KeyHex)> = claims.iter().map(|c| (&c.mesh, &c.claimer)).collect();
+    last_seen.retain(|k, _| holding.contains(&(&k.0, &k.1)));
     p
 }
 

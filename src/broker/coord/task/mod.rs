@@ -130,17 +130,21 @@ async fn release(ctx: &Ctx<'_>, p: TaskWriteParams) -> Result<Value, RpcError> {
 async fn complete(ctx: &Ctx<'_>, p: TaskCompleteParams) -> Result<Value, RpcError> {
     ctx.require(Capability::TaskWrite)?;
     p.check().map_err(invalid)?;
-    let t = write(ctx, p.lamport, move |c, w| store::complete(c, w, &p.id, p.result)).await?;
-    changed(ctx, Some(&t.creator), &t);
+    let (t, applied) = write(ctx, p.lamport, move |c, w| store::complete(c, w, &p.id, p.result)).await?;
+    if applied {
+        changed(ctx, Some(&t.creator), &t);
+    }
     to_value(&t)
 }
 
 async fn cancel(ctx: &Ctx<'_>, p: TaskWriteParams) -> Result<Value, RpcError> {
     ctx.require(Capability::TaskWrite)?;
-    let (t, claimer) = write(ctx, p.lamport, move |c, w| store::cancel(c, w, &p.id)).await?;
-    changed(ctx, Some(&t.creator), &t);
-    if claimer != Some(t.creator) {
-        changed(ctx, claimer.as_ref(), &t);
+    let (t, applied) = write(ctx, p.lamport, move |c, w| store::cancel(c, w, &p.id)).await?;
+    if let Some(claimer) = applied {
+        changed(ctx, Some(&t.creator), &t);
+        if claimer != Some(t.creator) {
+            changed(ctx, claimer.as_ref(), &t);
+        }
     }
     to_value(&t)
 }

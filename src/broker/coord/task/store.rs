@@ -316,11 +316,16 @@ pub(super) fn release(c: &Connection, w: &Writer<'_>, id: &CoordId) -> Result<Ta
 }
 
 /// Completes a task (the claimer or an admin); an open, unblocked task is claimed and completed in one step.
-/// Completing a task the caller already completed answers it unchanged (a replayed write).
-pub(super) fn complete(c: &Connection, w: &Writer<'_>, id: &CoordId, result: Option<String>) -> Result<Task, Refused> {
+/// Completing a task the caller already completed answers it unchanged (a replayed write): false then.
+pub(super) fn complete(
+    c: &Connection,
+    w: &Writer<'_>,
+    id: &CoordId,
+    result: Option<String>,
+) -> Result<(Task, bool), Refused> {
     let mut t = must_load(c, w.mesh, id)?;
     match t.state {
-        TaskState::Done if t.claimed_by.as_ref() == Some(w.peer) => return Ok(t),
+        TaskState::Done if t.claimed_by.as_ref() == Some(w.peer) => return Ok((t, false)),
         TaskState::Done | TaskState::Cancelled => return Err(finished(&t)),
         TaskState::Claimed if t.claimed_by.as_ref() != Some(w.peer) && !w.admin => {
             return Err(held_by_other(&t));
@@ -337,11 +342,12 @@ pub(super) fn complete(c: &Connection, w: &Writer<'_>, id: &CoordId, result: Opt
     t.result = result;
     touch(c, w, &mut t)?;
     save(c, w.mesh, &t)?;
-    Ok(t)
+    Ok((t, true))
 }
 
-/// Cancels a task (its creator or an admin). Cancelling a cancelled task answers it unchanged.
-pub(super) fn cancel(c: &Connection, w: &Writer<'_>, id: &CoordId) -> Result<(Task, Option<KeyHex>), Refused> {
+/// Cancels a task (its creator or an admin). Cancelling a cancelled task answers it unchanged (and `None`, as
+/// nobody needs telling); otherwise `Some(former claimer)`.
+pub(super) fn cancel(c: &Connection, w: &Writer<'_>, id: &CoordId) -> Result<(Task, Option<Option<KeyHex>>), Refused> {
     let mut t = must_load(c, w.mesh, id)?;
     if &t.creator != w.peer && !w.admin {
         return Err(rejected(ErrorCode::Forbidden, "forbidden: only the task's creator or an admin can cancel it"));
@@ -357,7 +363,7 @@ pub(super) fn cancel(c: &Connection, w: &Writer<'_>, id: &CoordId) -> Result<(Ta
     t.lease_expires_at_ms = None;
     touch(c, w, &mut t)?;
     save(c, w.mesh, &t)?;
-    Ok((t, claimer))
+    Ok((t, Some(claimer)))
 }
 
 /// Filtered tasks, newest first, at most `limit`.
