@@ -128,6 +128,7 @@ async fn a_killed_claimer_loses_its_claim_after_grace_and_lease_while_a_live_one
     let alice_claimed = Instant::now();
     let t = ac.ok("task.claim", json!({"id": kept})).await;
     assert_eq!(t["claimed_by_name"], "alice");
+    let first_lease = t["lease_expires_at_ms"].as_u64().expect("a lease");
     let bob_claimed = Instant::now();
     let t = claim_and_vanish(&b, &bob, &lost).await;
     assert_eq!(t["claimed_by_name"], "bob");
@@ -147,6 +148,7 @@ async fn a_killed_claimer_loses_its_claim_after_grace_and_lease_while_a_live_one
     let t = oc.ok("task.show", json!({"id": kept})).await;
     assert_eq!(t["state"], "claimed", "{t}");
     assert_eq!(t["claimed_by_name"], "alice");
+    assert!(t["lease_expires_at_ms"].as_u64().expect("a lease") > first_lease, "her presence renewed the lease: {t}");
     // The reopened task can be claimed again, by someone else.
     let t = ac.ok("task.claim", json!({"id": lost})).await;
     assert_eq!(t["claimed_by_name"], "alice");

@@ -452,3 +452,78 @@ pub(super) fn expire(c: &Connection, claim: &Claim, now_ms: u64) -> Result<Optio
     save(c, &claim.mesh, &t)?;
     Ok(Some(t))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let c = Connection::open_in_memory().expect("db");
+        crate::broker::store::migrate(&c).expect("schema");
+        c
+    }
+
+    fn create_params(title: &str) -> TaskCreateParams {
+        TaskCreateParams {
+            id: None,
+            title: title.into(),
+            body: String::new(),
+            tags: vec![],
+            deps: vec![],
+            lamport: None,
+        }
+    }
+
+    fn refusal<T: std::fmt::Debug>(r: Result<T, Refused>) -> RpcError {
+        match settle(r) {
+            Ok(Err(e)) => e,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_mesh_holds_at_most_ten_thousand_active_tasks_and_finished_ones_do_not_count() {
+        let c = db();
+        let mesh = MeshId::generate();
+        let me = KeyHex([3; 32]);
+        let w = Writer { mesh: &mesh, peer: &me, admin: false, now_ms: 1, lamport: None };
+        c.execute_batch(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {TASK_MAX_ACTIVE_PER_MESH})
+             INSERT INTO tasks SELECT '{m}', printf('t%011d', i), 'x', '', '[]', '[]', 'open', '{me}', 'me', NULL, NULL,
+                 NULL, NULL, 1, 1, 1, 1 FROM n;",
+            m = mesh.as_str(),
+        ))
+        .expect("fill");
+        let e = refusal(create(&c, &w, create_params("one too many")));
+        assert_eq!(e.kind(), Some(ErrorCode::InvalidParams));
+        assert!(e.message.contains("10000 open or claimed"), "{e:?}");
+        c.execute("UPDATE tasks SET state = 'done' WHERE id = 't00000000001'", []).expect("finish one");
+        assert!(create(&c, &w, create_params("fits again")).is_ok());
+        let other = MeshId::generate();
+        let w2 = Writer { mesh: &other, ..w };
+        assert!(create(&c, &w2, create_params("another mesh")).is_ok(), "the limit is per mesh");
+    }
+
+    #[test]
+    fn the_second_claim_sees_the_first_and_names_its_claimer() {
+        let c = db();
+        let mesh = MeshId::generate();
+        let (a, b) = (KeyHex([1; 32]), KeyHex([2; 32]));
+        let wa = Writer { mesh: &mesh, peer: &a, admin: false, now_ms: 10, lamport: None };
+        let wb = Writer { mesh: &mesh, peer: &b, admin: false, now_ms: 11, lamport: None };
+        let t = create(&c, &wa, create_params("job")).expect("create");
+        let (won, new) = claim(&c, &wa, &t.id, 1_000).expect("claim");
+        assert!(new);
+        assert_eq!(won.lease_expires_at_ms, Some(1_010));
+        let e = refusal(claim(&c, &wb, &t.id, 1_000));
+        assert_eq!(e.kind(), Some(ErrorCode::Conflict));
+        assert_eq!(e.data.as_ref().map(|d| d["claimed_by"].clone()), Some(json!(a)));
+        let (renewed, new) = claim(&c, &wa, &t.id, 1_000).expect("renew");
+        assert!(!new);
+        assert_eq!(renewed.version, won.version + 1);
+        // The admin may release another's claim; then b wins it.
+        let admin = Writer { mesh: &mesh, peer: &b, admin: true, now_ms: 12, lamport: None };
+        assert_eq!(release(&c, &admin, &t.id).expect("release").state, TaskState::Open);
+        assert_eq!(claim(&c, &wb, &t.id, 1_000).expect("claim").0.claimed_by, Some(b));
+    }
+}
