@@ -79,38 +79,70 @@ fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// A row as stored, before `blocked_by` is worked out.
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Result<Task, StoreError>> {
-    let id: String = r.get(0)?;
-    let tags: String = r.get(3)?;
-    let deps: String = r.get(4)?;
-    let state: String = r.get(5)?;
-    let creator: String = r.get(6)?;
-    let claimed_by: Option<String> = r.get(8)?;
-    let fields = (r.get(1)?, r.get(2)?, r.get(7)?, r.get(9)?, r.get::<_, Option<i64>>(10)?, r.get(11)?);
-    let (title, body, creator_name, claimed_by_name, lease, result) = fields;
-    let times = (r.get::<_, i64>(12)?, r.get::<_, i64>(13)?, r.get::<_, i64>(14)?, r.get::<_, i64>(15)?);
-    Ok((|| {
+/// A row as stored: text columns not parsed yet.
+struct Stored {
+    id: String,
+    title: String,
+    body: String,
+    tags: String,
+    deps: String,
+    state: String,
+    creator: String,
+    creator_name: String,
+    claimed_by: Option<String>,
+    claimed_by_name: Option<String>,
+    lease: Option<i64>,
+    result: Option<String>,
+    created: i64,
+    updated: i64,
+    lamport: i64,
+    version: i64,
+}
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Stored> {
+    Ok(Stored {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        body: r.get(2)?,
+        tags: r.get(3)?,
+        deps: r.get(4)?,
+        state: r.get(5)?,
+        creator: r.get(6)?,
+        creator_name: r.get(7)?,
+        claimed_by: r.get(8)?,
+        claimed_by_name: r.get(9)?,
+        lease: r.get(10)?,
+        result: r.get(11)?,
+        created: r.get(12)?,
+        updated: r.get(13)?,
+        lamport: r.get(14)?,
+        version: r.get(15)?,
+    })
+}
+
+impl Stored {
+    /// The task, before `blocked_by` is worked out.
+    fn parse(self) -> Result<Task, StoreError> {
         Ok(Task {
-            id: CoordId::try_from(id).map_err(|_| corrupt("id"))?,
-            title,
-            body,
-            tags: serde_json::from_str(&tags).map_err(|_| corrupt("tag list"))?,
-            deps: serde_json::from_str(&deps).map_err(|_| corrupt("dependency list"))?,
-            state: TaskState::parse(&state).ok_or_else(|| corrupt("state"))?,
-            creator: creator.parse().map_err(|_| corrupt("creator"))?,
-            creator_name,
-            claimed_by: claimed_by.map(|k| k.parse()).transpose().map_err(|_| corrupt("claimer"))?,
-            claimed_by_name,
-            lease_expires_at_ms: lease.map(u),
-            result,
-            created_at_ms: u(times.0),
-            updated_at_ms: u(times.1),
-            lamport: u(times.2),
-            version: u(times.3),
+            id: CoordId::try_from(self.id).map_err(|_| corrupt("id"))?,
+            title: self.title,
+            body: self.body,
+            tags: serde_json::from_str(&self.tags).map_err(|_| corrupt("tag list"))?,
+            deps: serde_json::from_str(&self.deps).map_err(|_| corrupt("dependency list"))?,
+            state: TaskState::parse(&self.state).ok_or_else(|| corrupt("state"))?,
+            creator: self.creator.parse().map_err(|_| corrupt("creator"))?,
+            creator_name: self.creator_name,
+            claimed_by: self.claimed_by.map(|k| k.parse()).transpose().map_err(|_| corrupt("claimer"))?,
+            claimed_by_name: self.claimed_by_name,
+            lease_expires_at_ms: self.lease.map(u),
+            result: self.result,
+            created_at_ms: u(self.created),
+            updated_at_ms: u(self.updated),
+            lamport: u(self.lamport),
+            version: u(self.version),
             blocked_by: Vec::new(),
         })
-    })())
+    }
 }
 
 /// The deps of `t` that are not done, in the order they were given.
@@ -136,7 +168,7 @@ pub(super) fn load(c: &Connection, mesh: &MeshId, id: &CoordId) -> Result<Option
     let Some(t) = c.prepare_cached(&sql)?.query_row(params![mesh.as_str(), id.as_str()], from_row).optional()? else {
         return Ok(None);
     };
-    let mut t = t?;
+    let mut t = t.parse()?;
     fill_blocked_by(c, mesh, &mut t)?;
     Ok(Some(t))
 }
@@ -383,7 +415,7 @@ pub(super) fn list(c: &Connection, mesh: &MeshId, p: &TaskListParams, limit: u32
     )?;
     let mut out = Vec::new();
     for r in rows {
-        let mut t = r??;
+        let mut t = r?.parse()?;
         fill_blocked_by(c, mesh, &mut t)?;
         out.push(t);
     }
