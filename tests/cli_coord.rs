@@ -133,7 +133,6 @@ fn state_set_get_list_and_a_lost_compare_and_swap_exits_6() {
 }
 
 #[test]
-#[ignore = "needs the broker's task.* (ctask)"]
 fn a_task_claim_race_has_one_winner_and_the_loser_exits_6_naming_it() {
     let broker = Broker::start();
     let pair = mesh_of_two(&broker);
@@ -191,6 +190,54 @@ fn memory_remember_recall_and_forget() {
     assert_eq!(gone["memories"].as_array().map(Vec::len), Some(0), "{gone}");
 }
 
+#[test]
+fn context_share_defaults_to_the_git_branch_and_others_find_it() {
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    let (_a, _b) = (StopDaemon(&pair.alice), StopDaemon(&pair.bob));
+    let repo = tempfile::tempdir().expect("tempdir");
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git").args(args).current_dir(repo.path()).output().expect("git");
+        assert!(ok.status.success(), "git {args:?}: {}", describe(&ok));
+    };
+    git(&["init", "-q", "-b", "parser-rewrite"]);
+    let out = pair
+        .alice
+        .cmd()
+        .current_dir(repo.path())
+        .args(["--json", "context", "share", "rewriting", "the", "parser", "--file", "src/parse.rs"])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", describe(&out));
+    let shared: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(shared["branch"], "parser-rewrite", "{shared}");
+    assert_eq!(shared["summary"], "rewriting the parser", "{shared}");
+
+    let got = pair.bob.json(&["context", "get", "alice"]);
+    assert_eq!(got["files"][0], "src/parse.rs", "{got}");
+    let found = pair.bob.json(&["context", "list", "parser"]);
+    assert_eq!(found["contexts"].as_array().map(Vec::len), Some(1), "{found}");
+    let text = stdout(&pair.bob.run(&["context", "list"]));
+    assert!(text.contains("alice") && text.contains("parser-rewrite"), "{text}");
+    pair.bob.fails(&["context", "get", "nobody"], 5);
+}
+
+#[test]
+fn streams_are_created_published_to_and_listed() {
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    let (_a, _b) = (StopDaemon(&pair.alice), StopDaemon(&pair.bob));
+    assert_eq!(pair.alice.json(&["stream", "create", "build-log"])["created"], true);
+    assert_eq!(pair.bob.json(&["stream", "create", "build-log"])["created"], false);
+    let text = stdout(&pair.bob.run(&["stream", "create", "build-log"]));
+    assert!(text.contains("already exists"), "{text}");
+    let published = pair.bob.json(&["stream", "publish", "build-log", "step one"]);
+    assert_eq!(published["seq"], 1, "{published}");
+    let listed = pair.alice.json(&["stream", "list"]);
+    assert_eq!(listed["streams"][0]["name"], "build-log", "{listed}");
+    pair.alice.fails(&["stream", "publish", "missing", "x"], 5);
+}
+
 /// A long-running verb whose stdout lines are read on a thread.
 struct Lines {
     child: Child,
@@ -225,7 +272,7 @@ impl Lines {
 }
 
 #[test]
-#[ignore = "needs the broker's state.* (cstate) and the daemon's watches (cdaemon)"]
+#[ignore = "needs the daemon's watches (cdaemon)"]
 fn state_watch_prints_another_peers_changes_as_json_lines_until_sigterm() {
     let broker = Broker::start();
     let pair = mesh_of_two(&broker);
@@ -259,7 +306,7 @@ fn state_watch_prints_another_peers_changes_as_json_lines_until_sigterm() {
 }
 
 #[test]
-#[ignore = "needs the broker's state.* (cstate) and the daemon's cache and outbox (cdaemon)"]
+#[ignore = "needs the daemon's cache and outbox (cdaemon)"]
 fn reads_come_from_the_cache_and_writes_queue_while_the_broker_is_down() {
     let mut broker = Broker::start();
     let pair = mesh_of_two(&broker);
@@ -403,6 +450,7 @@ fn the_documented_coordination_json_shapes_match_the_real_output() {
     let (_a, _b) = (StopDaemon(&pair.alice), StopDaemon(&pair.bob));
     let note = pair.alice.json(&["remember", "shapes", "--tag", "docs"]);
     let id = note["id"].as_str().expect("id").to_string();
+    let task = pair.alice.json(&["task", "create", "shapes"]);
     let schedule = pair.alice.json(&["remind", "shapes", "--in", "1h"]);
     let sid = schedule["id"].as_str().expect("schedule id").to_string();
     let cases: Vec<(&str, usize, Value)> = vec![
@@ -413,6 +461,13 @@ fn the_documented_coordination_json_shapes_match_the_real_output() {
         ("`claudemesh memory remember", 0, note),
         ("`claudemesh memory remember", 1, pair.alice.json(&["recall", "shapes"])),
         ("`claudemesh memory remember", 2, pair.alice.json(&["forget", &id, "-y"])),
+        ("`claudemesh task create", 0, task.clone()),
+        ("`claudemesh task create", 1, pair.alice.json(&["task", "list"])),
+        ("`claudemesh context share", 0, pair.alice.json(&["context", "share", "shapes", "--branch", "main"])),
+        ("`claudemesh context share", 1, pair.alice.json(&["context", "list"])),
+        ("`claudemesh stream create", 0, pair.alice.json(&["stream", "create", "shapes"])),
+        ("`claudemesh stream create", 1, pair.alice.json(&["stream", "publish", "shapes", "{\"n\":1}"])),
+        ("`claudemesh stream create", 3, pair.alice.json(&["stream", "list"])),
         ("`claudemesh clock get", 0, pair.alice.json(&["clock", "get"])),
         ("`claudemesh schedule msg", 0, schedule.clone()),
         ("`claudemesh schedule msg", 1, pair.alice.json(&["schedule", "list"])),

@@ -89,7 +89,11 @@ fn version_conflict(f: super::coord_call::Failure, key: &str) -> CliError {
 pub(crate) fn state_list(ctx: &Ctx, prefix: Option<&str>, limit: u32) -> Result<(), CliError> {
     let prefix = input::prefix(prefix)?;
     let coord = Coord::open(ctx)?;
-    let doc = coord.read(cmethod::STATE_LIST, json!({ "prefix": prefix, "limit": limit }))?;
+    let mut params = json!({ "limit": limit });
+    if let Some(p) = prefix {
+        params["prefix"] = json!(p);
+    }
+    let doc = coord.read(cmethod::STATE_LIST, params)?;
     coord.print(doc, |d| {
         let entries = list(d, "entries");
         if entries.is_empty() {
@@ -222,7 +226,13 @@ pub(crate) fn context_share(ctx: &Ctx, a: &ContextShareArgs) -> Result<(), CliEr
     if branch.as_ref().is_some_and(|b| b.len() > 256) || a.notes.as_ref().is_some_and(|n| n.len() > 4096) {
         return Err(CliError::invalid("err-context-too-long"));
     }
-    let params = json!({ "summary": summary, "files": a.files, "branch": branch, "notes": a.notes });
+    let mut params = json!({ "summary": summary, "files": a.files });
+    if let Some(branch) = branch {
+        params["branch"] = json!(branch);
+    }
+    if let Some(notes) = &a.notes {
+        params["notes"] = json!(notes);
+    }
     let coord = Coord::open(ctx)?;
     let Some(doc) = coord.write(cmethod::CONTEXT_SHARE, params)? else { return Ok(()) };
     coord.print(doc, |_| ctx.out.success(&t("context-share-done")));

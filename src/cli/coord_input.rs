@@ -281,12 +281,13 @@ fn parse_offset(s: &str) -> Option<i32> {
 /// The current git branch of the working directory, if it is a repository on a branch.
 pub(crate) fn git_branch() -> Option<String> {
     let out = std::process::Command::new("git")
-        .args(["rev-parse", "--abbrev-ref", "HEAD"])
+        .args(["symbolic-ref", "--short", "-q", "HEAD"])
         .stderr(std::process::Stdio::null())
         .output()
         .ok()?;
     let branch = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !branch.is_empty() && branch != "HEAD" && branch.len() <= 256).then_some(branch)
+    // Detached HEAD fails (no branch); a branch without commits yet still has its name.
+    (out.status.success() && !branch.is_empty() && branch.len() <= 256).then_some(branch)
 }
 
 /// A duration in milliseconds (for `--in`).

@@ -31,7 +31,10 @@ pub(crate) fn task_create(ctx: &Ctx, a: &TaskCreateArgs) -> Result<(), CliError>
     if a.body.as_ref().is_some_and(|b| b.len() > MAX_BODY_BYTES) {
         return Err(CliError::invalid("err-coord-bad-length").arg("what", "--body").arg("max", MAX_BODY_BYTES));
     }
-    let params = json!({ "title": title, "body": a.body, "tags": tags, "deps": deps });
+    let mut params = json!({ "title": title, "tags": tags, "deps": deps });
+    if let Some(body) = &a.body {
+        params["body"] = json!(body);
+    }
     let coord = Coord::open(ctx)?;
     let Some(doc) = coord.write(cmethod::TASK_CREATE, params)? else { return Ok(()) };
     coord.print(doc, |task| {
