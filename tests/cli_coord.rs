@@ -306,6 +306,36 @@ fn state_watch_prints_another_peers_changes_as_json_lines_until_sigterm() {
 }
 
 #[test]
+#[ignore = "needs the daemon's stream subscriptions (cdaemon)"]
+fn stream_subscribe_prints_what_another_peer_publishes_until_ctrl_c() {
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    let (_a, _b) = (StopDaemon(&pair.alice), StopDaemon(&pair.bob));
+    pair.alice.json(&["stream", "create", "ticks"]);
+    let sub = Lines::start(&pair.bob, &["--json", "stream", "subscribe", "ticks"]);
+    // Live only: publish until the subscriber prints one (bounded), then check the next exactly.
+    let mut n = 0;
+    loop {
+        n += 1;
+        pair.alice.json(&["stream", "publish", "ticks", &format!("{{\"n\":{n}}}")]);
+        if sub.next(Duration::from_millis(500)).is_some() {
+            break;
+        }
+        assert!(n < 40, "stream subscribe printed nothing after {n} publishes");
+    }
+    while sub.next(Duration::from_millis(200)).is_some() {}
+    pair.alice.json(&["stream", "publish", "ticks", "last one"]);
+    let item = sub.next(Duration::from_secs(20)).expect("the last item");
+    assert_eq!(item["data"], "last one", "{item}");
+    assert_eq!(item["from_name"], "alice", "{item}");
+    assert_eq!(item["name"], "ticks", "{item}");
+    let status = std::process::Command::new("kill").args(["-INT", &sub.child.id().to_string()]).status();
+    assert!(status.expect("kill").success());
+    let out = sub.child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}
+
+#[test]
 #[ignore = "needs the daemon's cache and outbox (cdaemon)"]
 fn reads_come_from_the_cache_and_writes_queue_while_the_broker_is_down() {
     let mut broker = Broker::start();
