@@ -560,3 +560,5 @@ schedule-cancel-ended = Schedule { $id } had already ended; nothing changed.
 state-watch-resync = Some changes were missed while the watch lagged; re-read with claudemesh state list.
 err-coord-unavailable = The broker cannot answer this now ({ $detail }).
 hint-coord-unavailable = Run it again once the broker is reachable: claudemesh daemon status shows the link.
+schedule-ended = ended
+schedule-yourself = yourself

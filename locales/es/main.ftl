@@ -560,3 +560,5 @@ schedule-cancel-ended = La programación { $id } ya había terminado; nada cambi
 state-watch-resync = Se perdieron algunos cambios mientras la vigilancia iba retrasada; vuelve a leer con claudemesh state list.
 err-coord-unavailable = El broker no puede responder a esto ahora ({ $detail }).
 hint-coord-unavailable = Vuelve a ejecutarlo cuando el broker esté accesible: claudemesh daemon status muestra el enlace.
+schedule-ended = terminada
+schedule-yourself = ti

@@ -226,10 +226,15 @@ pub(crate) fn schedule_msg(ctx: &Ctx, a: &ScheduleMsgArgs) -> Result<(), CliErro
         };
         ctx.out.success(&t_args(
             "schedule-done",
-            &[("id", text(s, "id").into()), ("to", text(s, "to").into()), ("when", when.into())],
+            &[("id", text(s, "id").into()), ("to", recipient(text(s, "to")).into()), ("when", when.into())],
         ));
     });
     Ok(())
+}
+
+/// A schedule's recipient for people: `self` is "yourself".
+fn recipient(to: &str) -> String {
+    if to == "self" { t("schedule-yourself") } else { to.to_string() }
 }
 
 /// `schedule list`
@@ -247,12 +252,14 @@ pub(crate) fn schedule_list(ctx: &Ctx) -> Result<(), CliError> {
             .iter()
             .map(|s| {
                 let due = num(s, "next_due_ms");
-                let next = if due > now {
+                let next = if s.get("active").and_then(Value::as_bool) == Some(false) {
+                    t("schedule-ended")
+                } else if due > now {
                     t_args("schedule-in", &[("span", output::short_duration((due - now) / 1000).into())])
                 } else {
                     t("schedule-fired")
                 };
-                vec![text(s, "id").to_string(), text(s, "to").to_string(), next, text(s, "cron").to_string()]
+                vec![text(s, "id").to_string(), recipient(text(s, "to")), next, text(s, "cron").to_string()]
             })
             .collect();
         for line in table(&rows) {
