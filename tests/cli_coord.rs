@@ -191,6 +191,33 @@ fn memory_remember_recall_and_forget() {
 }
 
 #[test]
+fn without_the_daemon_the_verbs_go_straight_to_the_broker_with_the_same_json() {
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    let (_a, _b) = (StopDaemon(&pair.alice), StopDaemon(&pair.bob));
+    let cold = |home: &Home, args: &[&str]| -> Value {
+        let out = home.cmd().env("CLAUDEMESH_NO_DAEMON", "1").arg("--json").args(args).output().expect("run");
+        assert!(out.status.success(), "{args:?}: {}", describe(&out));
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let set = cold(&pair.alice, &["state", "set", "cold/k", "[1,2]"]);
+    assert_eq!(set["queued"], false, "{set}");
+    let got = cold(&pair.bob, &["state", "get", "cold/k"]);
+    assert_eq!(got["value"], serde_json::json!([1, 2]), "{got}");
+    assert_eq!(got["stale"], false, "{got}");
+    let task = cold(&pair.alice, &["task", "create", "cold", "task"]);
+    let id = task["id"].as_str().expect("id");
+    let out = pair.bob.cmd().env("CLAUDEMESH_NO_DAEMON", "1").args(["task", "claim", id]).output().expect("run");
+    assert!(out.status.success(), "{}", describe(&out));
+    let lost = pair.alice.cmd().env("CLAUDEMESH_NO_DAEMON", "1").args(["task", "claim", id]).output().expect("run");
+    assert_eq!(lost.status.code(), Some(6), "{}", describe(&lost));
+    assert!(stderr(&lost).contains("claimed by bob"), "{}", describe(&lost));
+    // Streaming verbs need the daemon.
+    let watch = pair.bob.cmd().env("CLAUDEMESH_NO_DAEMON", "1").args(["state", "watch"]).output().expect("run");
+    assert_eq!(watch.status.code(), Some(4), "{}", describe(&watch));
+}
+
+#[test]
 fn context_share_defaults_to_the_git_branch_and_others_find_it() {
     let broker = Broker::start();
     let pair = mesh_of_two(&broker);
