@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+use super::coord::{LinkCoord, Replay, Watch};
 use super::state::{Daemon, now_ms};
 use crate::client::{ClientError, Event, MeshSession, Outgoing, SendReport};
 use crate::config::MeshEntry;
@@ -76,11 +77,36 @@ pub(super) struct LinkStatus {
 }
 
 enum Cmd {
-    Call { method: String, params: Value, reply: oneshot::Sender<Result<Value, ClientError>> },
-    Peers { reply: oneshot::Sender<Result<(Vec<PeerInfo>, KeyHex), ClientError>> },
-    Flush { waiter: Option<(String, oneshot::Sender<SendOutcome>)> },
-    Receipt { ids: Vec<String>, state: &'static str, via: String },
-    Synced { reply: oneshot::Sender<bool> },
+    Call {
+        method: String,
+        params: Value,
+        reply: oneshot::Sender<Result<Value, ClientError>>,
+    },
+    Peers {
+        reply: oneshot::Sender<Result<(Vec<PeerInfo>, KeyHex), ClientError>>,
+    },
+    Flush {
+        waiter: Option<(String, oneshot::Sender<SendOutcome>)>,
+    },
+    Receipt {
+        ids: Vec<String>,
+        state: &'static str,
+        via: String,
+    },
+    Synced {
+        reply: oneshot::Sender<bool>,
+    },
+    /// A coordination write: live when the broker is reachable and nothing of this session waits, else queued.
+    CoordWrite {
+        method: String,
+        params: Value,
+        reply: oneshot::Sender<Result<Value, ClientError>>,
+    },
+    /// Keep a broker-side state watch or stream subscription for local watchers.
+    Watch {
+        what: Watch,
+        reply: oneshot::Sender<Result<Value, ClientError>>,
+    },
 }
 
 pub(super) struct LinkSpec {
@@ -102,6 +128,7 @@ pub(super) struct LinkHandle {
     peer_events: broadcast::Sender<(String, Value)>,
     status: watch::Receiver<LinkStatus>,
     presence: watch::Receiver<Status>,
+    coord_events: broadcast::Sender<(String, Value)>,
 }
 
 impl LinkHandle {
@@ -172,6 +199,26 @@ impl LinkHandle {
         }
     }
 
+    /// A queueable coordination write (`daemon::coord`): the broker's answer, or `{"queued": true, ...}`.
+    pub(super) async fn coord_write(&self, method: &str, params: Value) -> Result<Value, ClientError> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Cmd::CoordWrite { method: method.to_string(), params, reply };
+        self.cmds.send(cmd).map_err(|_| Self::gone())?;
+        rx.await.map_err(|_| Self::gone())?
+    }
+
+    /// Starts (or joins) this link's broker-side state watch or a stream subscription.
+    pub(super) async fn watch(&self, what: Watch) -> Result<Value, ClientError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmds.send(Cmd::Watch { what, reply }).map_err(|_| Self::gone())?;
+        rx.await.map_err(|_| Self::gone())?
+    }
+
+    /// The broker's coordination notifications on this link (`state.changed` once each, in order).
+    pub(super) fn subscribe_coord(&self) -> broadcast::Receiver<(String, Value)> {
+        self.coord_events.subscribe()
+    }
+
     /// Waits until the broker has pushed this session's backlog (`false` when offline or after `timeout`).
     pub(super) async fn wait_synced(&self, timeout: Duration) -> bool {
         let (reply, rx) = oneshot::channel();
@@ -190,6 +237,7 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
     let (peer_events, _) = broadcast::channel(FANOUT);
     let (status_tx, status) = watch::channel(LinkStatus::default());
     let (presence_tx, presence) = watch::channel(Status::Idle);
+    let coord = LinkCoord::new();
     let handle = LinkHandle {
         slug: spec.entry.slug.clone(),
         session: spec.session.clone(),
@@ -200,6 +248,7 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
         peer_events: peer_events.clone(),
         status,
         presence,
+        coord_events: coord.events(),
     };
     let link = Link {
         spec,
@@ -224,6 +273,7 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
         paused: None,
         flush_retry_at: None,
         flush_backoff: FLUSH_RETRY_MIN,
+        coord,
     };
     tokio::spawn(link.run(rx, stop_rx));
     handle
@@ -256,6 +306,8 @@ struct Link {
     /// reconnect, e.g. once a recipient drains its queue).
     flush_retry_at: Option<Instant>,
     flush_backoff: Duration,
+    /// Coordination: queued writes, the state watch, stream subscriptions (`daemon::coord`).
+    coord: LinkCoord,
 }
 
 impl Link {
@@ -281,6 +333,7 @@ impl Link {
                 _ = idle.tick() => {
                     if self.spec.session != "cli"
                         && !self.outbox_waiting
+                        && !self.coord.busy()
                         && self.deliveries.receiver_count() == 0
                         && self.peer_events.receiver_count() == 0
                         && self.last_used.elapsed() > IDLE
@@ -349,6 +402,7 @@ impl Link {
                 self.peers = None;
                 self.backoff = BACKOFF_MIN;
                 self.set_status(true, None);
+                self.coord_reconnected().await;
                 self.flush(None).await;
                 let receipts = std::mem::take(&mut self.receipts);
                 for (ids, state, via) in receipts {
@@ -407,6 +461,15 @@ impl Link {
                     self.receipts.push((ids, state, via));
                 }
             }
+            Cmd::CoordWrite { method, params, reply } => {
+                let result = self.coord_write(&method, params).await;
+                let _ = reply.send(result);
+            }
+            Cmd::Watch { what, reply } => {
+                let conn = self.conn.as_mut().filter(|_| self.connected);
+                let result = self.coord.watch(conn, what).await;
+                let _ = reply.send(result);
+            }
             Cmd::Synced { reply } => {
                 if self.connected && self.synced {
                     self.barrier().await;
@@ -418,6 +481,34 @@ impl Link {
                 }
             }
         }
+    }
+
+    /// After a connect: the session's queued coordination writes go first, then the watches come back.
+    async fn coord_reconnected(&mut self) {
+        let Some(conn) = self.conn.as_mut() else { return };
+        let (daemon, entry, session) = (&self.spec.daemon, &self.spec.entry, &self.spec.session);
+        self.coord.waiting =
+            super::coord::replay(daemon, entry, session, self.spec.name.as_deref(), conn).await == Replay::Stopped;
+        self.coord.reconnected(conn).await;
+    }
+
+    /// A queueable write goes live only behind every queued write of this session; unreachable, it is queued.
+    async fn coord_write(&mut self, method: &str, params: Value) -> Result<Value, ClientError> {
+        if self.connected
+            && let Some(conn) = self.conn.as_mut()
+        {
+            let (daemon, entry, session) = (&self.spec.daemon, &self.spec.entry, &self.spec.session);
+            let replay = super::coord::replay(daemon, entry, session, self.spec.name.as_deref(), conn).await;
+            self.coord.waiting = replay == Replay::Stopped;
+            if replay == Replay::Done {
+                match conn.call_retrying::<Value, Value>(method, &params).await {
+                    Err(e) if super::coord::offline(&e) => {}
+                    other => return other,
+                }
+            }
+        }
+        self.coord.waiting = true;
+        super::coord::queue(&self.spec.daemon, &self.spec.entry, &self.spec.session, method, params).await
     }
 
     /// `inbox.sync`: the broker pushes what was committed for us before it answers; then store it. A broker
@@ -584,6 +675,7 @@ impl Link {
             body: &row.body,
             priority,
             ttl_secs: row.ttl_secs,
+            kind: &row.kind,
         };
         let Some(conn) = self.conn.as_mut() else { return Err(self.unreachable()) };
         match conn.send_to_peers(&peers, out.clone()).await {
@@ -641,6 +733,9 @@ impl Link {
                 Event::Notification { method: m, params } if m == method::MESH_RENAMED => {
                     let name = params.get("name").and_then(Value::as_str);
                     self.spec.daemon.refresh_entry(&self.spec.entry.id, name, None);
+                }
+                Event::Notification { method: m, params } if super::coord::is_notification(&m) => {
+                    self.coord.on_notification(&self.spec.daemon, &self.spec.entry, &m, params);
                 }
                 Event::Notification { .. } => {}
                 Event::Closed { code, reason, .. } => self.on_closed(code, reason),
