@@ -286,7 +286,7 @@ tui-dash-peers = { $count ->
     [one] 1 peer
    *[other] { $count } peers
 }
-tui-dash-keys = ? keys · Tab focus · c write · / filter · m meshes · f key · q quit
+tui-dash-keys = ? keys · 1-4 panes · Tab focus · c write · / filter · m meshes · q quit
 tui-overlay-disconnected = Lost the connection to the mesh. Reconnecting…
 tui-overlay-reconnected = Reconnected.
 tui-overlay-dismiss = Esc to close
@@ -302,6 +302,8 @@ tui-help-keys =
     /            filter peers and messages (Esc clears)
     f            show the selected peer's key fingerprint
     m            switch mesh
+    1 2 3 4      messages, shared state, tasks, memory search
+    r            read the shared pane again
     PgUp PgDn    scroll the stream (End: newest)
     ?            show or hide this help
     q            quit
@@ -346,6 +348,39 @@ tui-dash-switcher-title = Meshes
 tui-dash-switcher-current = shown now
 tui-dash-switcher-empty = No other mesh joined.
 tui-dash-switcher-hint = ↑↓ choose · Enter switch · Esc close
+tui-dash-pane-messages = Messages
+tui-dash-pane-state = State
+tui-dash-pane-tasks = Tasks
+tui-dash-pane-memory = Memory
+tui-dash-state-title = { $count ->
+    [one] Shared state · 1 key
+   *[other] Shared state · { $count } keys
+}
+tui-dash-tasks-title = { $count ->
+    [one] Tasks · 1
+   *[other] Tasks · { $count }
+}
+tui-dash-memory-title = { $count ->
+    [one] Memory · 1 note
+   *[other] Memory · { $count } notes
+}
+tui-dash-cached = cached { $secs } s ago
+tui-dash-shared-failed = Not read: { $reason }
+tui-dash-loading = Reading from the mesh…
+tui-dash-no-state = No shared state yet. Set a key with claudemesh state set KEY VALUE.
+tui-dash-no-tasks = No tasks yet. Create one with claudemesh task create TITLE.
+tui-dash-no-memories = No memories yet. Save one with claudemesh remember TEXT.
+tui-dash-no-memories-match = No memory matches the search. Esc, then / to search again.
+tui-dash-task-claimed = claimed by { $name }
+tui-dash-task-blocked = blocked by { $count }
+tui-dash-task-open = open
+tui-dash-task-done = done
+tui-dash-task-cancelled = cancelled
+tui-dash-search = Search:
+tui-dash-search-hint = / to search
+tui-dash-keys-shared = 1-4 panes · Tab focus · ↑↓ select · r refresh · ? keys · q quit
+tui-dash-keys-memory = 1-4 panes · / search · Tab focus · ↑↓ select · r refresh · q quit
+tui-dash-keys-query = Type to search · Enter search · Esc back
 err-tui-not-a-terminal = The full-screen view needs a terminal, and stdin or stdout is not one.
 hint-tui-not-a-terminal = Run it in an interactive terminal, or use claudemesh peers and claudemesh inbox.
 err-tui-terminal = The terminal failed: { $detail }

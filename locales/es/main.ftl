@@ -286,7 +286,7 @@ tui-dash-peers = { $count ->
     [one] 1 par
    *[other] { $count } pares
 }
-tui-dash-keys = ? teclas · Tab foco · c escribir · / filtrar · m mallas · f clave · q salir
+tui-dash-keys = ? teclas · 1-4 paneles · Tab foco · c escribir · / filtrar · m mallas · q salir
 tui-overlay-disconnected = Se perdió la conexión con la malla. Reconectando…
 tui-overlay-reconnected = Reconectado.
 tui-overlay-dismiss = Esc para cerrar
@@ -302,6 +302,8 @@ tui-help-keys =
     /            filtrar pares y mensajes (Esc lo borra)
     f            ver la huella de la clave del par elegido
     m            cambiar de malla
+    1 2 3 4      mensajes, estado compartido, tareas, buscar en memoria
+    r            volver a leer el panel compartido
     RePág AvPág  desplazar los mensajes (Fin: lo último)
     ?            mostrar u ocultar esta ayuda
     q            salir
@@ -346,6 +348,39 @@ tui-dash-switcher-title = Mallas
 tui-dash-switcher-current = la que ves
 tui-dash-switcher-empty = No hay otra malla.
 tui-dash-switcher-hint = ↑↓ elegir · Enter cambiar · Esc cerrar
+tui-dash-pane-messages = Mensajes
+tui-dash-pane-state = Estado
+tui-dash-pane-tasks = Tareas
+tui-dash-pane-memory = Memoria
+tui-dash-state-title = { $count ->
+    [one] Estado compartido · 1 clave
+   *[other] Estado compartido · { $count } claves
+}
+tui-dash-tasks-title = { $count ->
+    [one] Tareas · 1
+   *[other] Tareas · { $count }
+}
+tui-dash-memory-title = { $count ->
+    [one] Memoria · 1 nota
+   *[other] Memoria · { $count } notas
+}
+tui-dash-cached = caché de hace { $secs } s
+tui-dash-shared-failed = No se pudo leer: { $reason }
+tui-dash-loading = Leyendo de la malla…
+tui-dash-no-state = Aún no hay estado compartido. Guarda una clave con claudemesh state set CLAVE VALOR.
+tui-dash-no-tasks = Aún no hay tareas. Crea una con claudemesh task create TÍTULO.
+tui-dash-no-memories = Aún no hay memorias. Guarda una con claudemesh remember TEXTO.
+tui-dash-no-memories-match = Ninguna memoria coincide con la búsqueda. Esc y luego / para buscar otra vez.
+tui-dash-task-claimed = tomada por { $name }
+tui-dash-task-blocked = bloqueada por { $count }
+tui-dash-task-open = abierta
+tui-dash-task-done = hecha
+tui-dash-task-cancelled = cancelada
+tui-dash-search = Buscar:
+tui-dash-search-hint = / para buscar
+tui-dash-keys-shared = 1-4 paneles · Tab foco · ↑↓ elegir · r recargar · ? teclas · q salir
+tui-dash-keys-memory = 1-4 paneles · / buscar · Tab foco · ↑↓ elegir · r recargar · q salir
+tui-dash-keys-query = Escribe para buscar · Enter buscar · Esc volver
 err-tui-not-a-terminal = La vista a pantalla completa necesita una terminal, y stdin o stdout no lo es.
 hint-tui-not-a-terminal = Ábrela en una terminal interactiva, o usa claudemesh peers y claudemesh inbox.
 err-tui-terminal = La terminal falló: { $detail }

@@ -491,6 +491,14 @@ async fn subscribe(daemon: &Arc<Daemon>, caller: &Caller, params: Value, out: mp
     Ok(json!({ "mesh": entry.slug, "mesh_id": entry.id, "session": caller.session }))
 }
 
+/// A subscriber fell so far behind that `missed` notices were dropped for it: says so (`subscription.lagged`), so
+/// the client reads the current state again instead of showing a stale one. False when the client is gone.
+fn lagged(out: &mpsc::UnboundedSender<String>, mesh: &str, missed: u64) -> bool {
+    tracing::debug!(mesh, missed, "a local subscriber lagged");
+    let note = json!({ "mesh": mesh, "missed": missed });
+    out.send(crate::proto::encode_notification("subscription.lagged", &note)).is_ok()
+}
+
 /// Forwards the mesh's peer events as `peer.event` notifications `{mesh, event, params}` until the client goes.
 fn subscribe_peers(
     daemon: &Arc<Daemon>,
@@ -514,7 +522,11 @@ fn subscribe_peers(
                             return;
                         }
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        if !lagged(&out, &slug, missed) {
+                            return;
+                        }
+                    }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 },
                 _ = out.closed() => return,
@@ -557,7 +569,12 @@ fn subscribe_events(
                             return;
                         }
                     }
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        if !lagged(&out, &slug, missed) {
+                            return;
+                        }
+                    }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 },
                 _ = out.closed() => return,

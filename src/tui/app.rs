@@ -192,6 +192,8 @@ impl App {
             | DaemonEvent::Receipt(_)
             | DaemonEvent::Sent(_)
             | DaemonEvent::SendResult { .. }
+            | DaemonEvent::CoordResult { .. }
+            | DaemonEvent::Coord { .. }
             | DaemonEvent::Meshes(_) => {}
         }
         changed |= dash::apply(&mut self.state.dash, event);

@@ -60,6 +60,11 @@ pub(crate) enum DaemonEvent {
     SendResult { local: u64, result: Result<Value, String> },
     /// The joined meshes as (slug, id), from `config.toml`.
     Meshes(Vec<(String, String)>),
+    /// The answer to one of the shared panes' reads (`state.list`, `task.list`, `memory.recall`); the error is the
+    /// daemon's words.
+    CoordResult { method: String, result: Result<Value, String> },
+    /// A change to shared data (`state.changed`, `task.changed`) with the broker's params.
+    Coord { method: String, params: Value },
     /// Our session's link to the broker went up or down (`link.status`).
     BrokerLink { connected: bool },
     /// The subscription is gone (daemon stopped, socket closed); reconnecting. `reason` is for logs, in English.
@@ -77,6 +82,7 @@ pub(crate) fn classify(method: &str, params: Value) -> Option<DaemonEvent> {
         "inbox.message" => Some(DaemonEvent::Message(params)),
         "message.receipt" => Some(DaemonEvent::Receipt(params)),
         "message.sent" => Some(DaemonEvent::Sent(params)),
+        "state.changed" | "task.changed" => Some(DaemonEvent::Coord { method: method.to_string(), params }),
         // Only our own session's link says whether we reach the broker; a Claude Code session's link may idle out.
         "link.status"
             if params.get("session").and_then(Value::as_str).is_none_or(|s| s == SESSION)
@@ -239,6 +245,19 @@ impl Events {
                     self.spawn_daemon(feed);
                 }
             }
+            Request::Coord { method, params } => {
+                let tx = self.tx.clone();
+                let feed = self.feed.as_ref().map(|(f, _)| f.clone());
+                self.tasks.retain(|t| !t.is_finished());
+                self.tasks.push(tokio::spawn(async move {
+                    let result = match feed {
+                        Some(feed) => call_once(&feed, method, params).await.map_err(|e| e.to_string()),
+                        None => Err(LocalError::NotRunning.to_string()),
+                    };
+                    let event = DaemonEvent::CoordResult { method: method.to_string(), result };
+                    let _ = tx.send(Event::Daemon(event)).await;
+                }));
+            }
             Request::Send { local, mesh, to, body, priority } => {
                 let tx = self.tx.clone();
                 let feed = self.feed.as_ref().map(|(f, _)| f.clone());
@@ -292,6 +311,10 @@ async fn run_feed(feed: DaemonFeed, tx: mpsc::Sender<Event>) {
                     }
                 }
                 while let Some((method, params)) = client.next_notification().await {
+                    // The daemon dropped notices for us: subscribe again, which reads everything afresh.
+                    if method == "subscription.lagged" {
+                        break;
+                    }
                     if let Some(event) = classify(&method, params)
                         && tx.send(Event::Daemon(event)).await.is_err()
                     {

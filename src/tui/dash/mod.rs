@@ -3,6 +3,8 @@
 //! `Request` that the loop hands to `Events::request`, which reports back with a `DaemonEvent`.
 
 mod model;
+mod shared;
+mod shared_view;
 mod view;
 
 #[cfg(test)]
@@ -17,6 +19,7 @@ use serde_json::Value;
 use super::event::DaemonEvent;
 pub(crate) use crate::proto::Priority;
 pub(crate) use model::{DeliveryState, Msg, Peer, Presence};
+pub(crate) use shared::{Pane, SharedPanes};
 pub(crate) use view::Dashboard;
 
 /// Where keys go.
@@ -31,6 +34,8 @@ pub(crate) enum Focus {
     Compose,
     /// Keys edit the filter.
     Filter,
+    /// Keys edit the memory search (the Memory pane).
+    Query,
 }
 
 /// The compose box's priority toggle: next → low → now → next.
@@ -43,12 +48,15 @@ fn toggled(p: Priority) -> Priority {
 }
 
 /// Work only the loop may do (it needs the daemon): `Events::request` runs it and reports back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Request {
     /// `message.send`; the answer comes back as `DaemonEvent::SendResult { local, .. }`.
     Send { local: u64, mesh: Option<String>, to: String, body: String, priority: &'static str },
     /// Follow another mesh: the daemon subscription starts again on `mesh`.
     Switch { mesh: String },
+    /// A read for a shared pane (`state.list`, `task.list`, `memory.recall`); the answer comes back as
+    /// `DaemonEvent::CoordResult`.
+    Coord { method: &'static str, params: Value },
 }
 
 /// A joined mesh, for the switcher.
@@ -114,6 +122,10 @@ pub(crate) struct DashState {
     pub notice: Option<Notice>,
     /// The clock, for "last seen" (moved by ticks; a frame only when a minute turns).
     pub now_ms: u64,
+    /// What the right-hand side shows: the message stream or a shared pane.
+    pub pane: Pane,
+    /// The shared panes' data (state, tasks, memory search).
+    pub shared: SharedPanes,
     /// Local ids of sends in flight.
     next_local: u64,
     /// Work for the loop (taken by `take_requests`).
@@ -160,6 +172,20 @@ pub(crate) enum DashAction {
     Clock(u64),
     /// Pasted text: into the filter while it is edited (first line), else into the compose box.
     Paste(String),
+    /// Show the message stream or a shared pane (keys 1–4); a shared pane asks the daemon for fresh data.
+    ShowPane(Pane),
+    /// Move the selection in a shared pane.
+    RowNext,
+    RowPrev,
+    /// Ask the daemon again for the pane shown (`r`).
+    Refresh,
+    /// A character typed into the memory search, or Backspace.
+    QueryChar(char),
+    QueryBackspace,
+    /// Leave the memory search; `run` searches for what was typed.
+    QueryDone {
+        run: bool,
+    },
 }
 
 impl DashState {
@@ -248,8 +274,8 @@ pub(crate) fn update(state: &mut DashState, action: DashAction) -> bool {
         DashAction::CycleFocus => {
             state.focus = match state.focus {
                 Focus::Peers => Focus::Stream,
-                Focus::Stream => Focus::Compose,
-                Focus::Compose | Focus::Filter => Focus::Peers,
+                Focus::Stream if state.pane == Pane::Messages => Focus::Compose,
+                Focus::Stream | Focus::Compose | Focus::Filter | Focus::Query => Focus::Peers,
             };
             state.completion = None;
             true
@@ -335,6 +361,7 @@ pub(crate) fn update(state: &mut DashState, action: DashAction) -> bool {
                 state.scroll = 0;
                 state.fingerprint = None;
                 state.notice = None;
+                state.shared = SharedPanes::default();
                 state.requests.push(Request::Switch { mesh: m.slug });
             }
             true
@@ -369,11 +396,59 @@ pub(crate) fn update(state: &mut DashState, action: DashAction) -> bool {
         DashAction::Clock(now) => {
             // Relative times show minutes at the finest: redraw only when a minute turns.
             let changed = now / 60_000 != state.now_ms / 60_000;
+            // A shared pane on screen is read again every 10 s (lease expiries, memories of others); an answer
+            // equal to what is shown draws nothing.
+            if state.pane != Pane::Messages && now / REFRESH_MS != state.now_ms / REFRESH_MS {
+                state.requests.extend(state.shared.refresh(state.pane, state.mesh.as_deref()));
+            }
             state.now_ms = now;
             changed
         }
+        DashAction::ShowPane(pane) => {
+            if state.pane == pane {
+                return false;
+            }
+            state.pane = pane;
+            state.shared.selected = 0;
+            state.completion = None;
+            if matches!(state.focus, Focus::Compose | Focus::Query) {
+                state.focus = Focus::Peers;
+            }
+            state.requests.extend(state.shared.refresh(pane, state.mesh.as_deref()));
+            true
+        }
+        DashAction::RowNext | DashAction::RowPrev => {
+            let before = state.shared.selected;
+            let last = state.shared.rows(state.pane).saturating_sub(1);
+            state.shared.selected = match action {
+                DashAction::RowNext => (before + 1).min(last),
+                _ => before.saturating_sub(1),
+            };
+            state.shared.selected != before
+        }
+        DashAction::Refresh => {
+            state.requests.extend(state.shared.refresh(state.pane, state.mesh.as_deref()));
+            false
+        }
+        DashAction::QueryChar(c) => {
+            state.shared.query.push(c);
+            true
+        }
+        DashAction::QueryBackspace => state.shared.query.pop().is_some(),
+        DashAction::QueryDone { run } => {
+            state.focus = Focus::Stream;
+            if run {
+                state.shared.searched = Some(state.shared.query.trim().to_string());
+                state.shared.selected = 0;
+                state.requests.extend(state.shared.refresh(Pane::Memory, state.mesh.as_deref()));
+            }
+            true
+        }
     }
 }
+
+/// How often a shared pane on screen is read again.
+const REFRESH_MS: u64 = 10_000;
 
 fn complete(state: &mut DashState) -> bool {
     if let Some(c) = &mut state.completion {
@@ -450,8 +525,13 @@ pub(crate) fn apply(state: &mut DashState, event: &DaemonEvent) -> bool {
             let changed = state.mesh.as_deref() != Some(mesh.as_str());
             state.mesh = Some(mesh.clone());
             state.reverify();
+            // (Re)subscribed: what a shared pane shows may have moved while the feed was down.
+            state.requests.extend(state.shared.refresh(state.pane, Some(mesh)));
             changed
         }
+        DaemonEvent::CoordResult { method, result } => state.shared.answer(method, result),
+        DaemonEvent::Coord { params, .. } if !state.shows(params) => false,
+        DaemonEvent::Coord { method, params } => state.shared.notify(method, params),
         DaemonEvent::Meshes(list) => {
             state.meshes = list.iter().map(|(slug, id)| MeshRef { slug: slug.clone(), id: id.clone() }).collect();
             state.reverify();

@@ -610,3 +610,162 @@ fn busy_clone(app: &mut App, peers: &[Value]) -> DashState {
     app.state.dash.now_ms = NOW;
     app.state.dash.clone()
 }
+
+// ---- shared panes (state, tasks, memory search) --------------------------------------------------------------
+
+fn coord_result(method: &str, v: Value) -> DaemonEvent {
+    DaemonEvent::CoordResult { method: method.into(), result: Ok(v) }
+}
+
+fn state_entries() -> Value {
+    let e = |key: &str, value: Value, version: u64, who: &str, mins_ago: u64| {
+        json!({ "key": key, "value": value, "version": version, "lamport": version, "writer": "ab",
+                "writer_name": who, "updated_at_ms": NOW - mins_ago * 60_000 })
+    };
+    json!({ "entries": [
+        e("release/branch", json!("release-2.4"), 3, "alice", 30),
+        e("ci/status", json!({ "green": true, "run": 1841 }), 12, "bob", 2),
+        e("owner/auth", json!("alice"), 1, "alice", 90),
+    ], "mesh_lamport": 40, "stale": false })
+}
+
+fn task_list() -> Value {
+    let t = |id: &str, title: &str, state: &str, claimer: Option<&str>, blocked: usize, mins_ago: u64| {
+        json!({ "id": id, "title": title, "body": "", "tags": if title.contains("flaky") { json!(["ci"]) } else { json!([]) },
+                "deps": [], "state": state, "creator": "ab", "creator_name": "alice", "claimed_by": claimer.map(|_| "cd"),
+                "claimed_by_name": claimer, "result": null, "created_at_ms": NOW - 120 * 60_000,
+                "updated_at_ms": NOW - mins_ago * 60_000, "lamport": 1, "version": 1,
+                "blocked_by": vec!["zzzzzzzzzzzz"; blocked] })
+    };
+    json!({ "tasks": [
+        t("k3xq7m2abcde", "Fix the flaky login test", "claimed", Some("bob"), 0, 5),
+        t("p4ra5sbcdefg", "Write the migration for v5", "open", None, 0, 20),
+        t("w2zz6tcdefgh", "Ship 2.4", "open", None, 1, 25),
+        t("m7yy3udefghi", "Review the auth refactor", "done", None, 0, 40),
+    ], "mesh_lamport": 40 })
+}
+
+fn memories() -> Value {
+    let m = |id: &str, text: &str, tags: Value, who: &str, mins_ago: u64| {
+        json!({ "id": id, "text": text, "tags": tags, "author": "ab", "author_name": who,
+                "created_at_ms": NOW - mins_ago * 60_000, "lamport": 1, "score": 1.5 })
+    };
+    json!({ "memories": [
+        m("aaaabbbbcccc", "The login test is flaky on CI because the mock clock drifts", json!(["ci", "tests"]), "bob", 15),
+        m("ddddeeeeffff", "CI runners have 2 cores; keep test parallelism at 2", json!(["ci"]), "alice", 300),
+    ], "mesh_lamport": 40 })
+}
+
+fn on_pane(look: Look, pane: Pane, answer: Option<(&str, Value)>) -> App {
+    let mut app = app(look);
+    app.update(Action::Dash(DashAction::ShowPane(pane)));
+    app.update(Action::Dash(DashAction::Focus(Focus::Stream)));
+    if let Some((method, v)) = answer {
+        app.update(Action::Daemon(coord_result(method, v)));
+    }
+    app
+}
+
+#[test]
+fn digits_switch_panes_and_ask_the_daemon_for_them() {
+    let mut app = app(look_en());
+    app.state.dash.take_requests();
+    key(&mut app, KeyCode::Char('2'));
+    assert_eq!(app.state.dash.pane, Pane::State);
+    let requests = app.state.dash.take_requests();
+    assert!(
+        matches!(&requests[..], [Request::Coord { method: "state.list", params }] if params["mesh"] == "team"),
+        "{requests:?}"
+    );
+    key(&mut app, KeyCode::Char('3'));
+    assert!(matches!(&app.state.dash.take_requests()[..], [Request::Coord { method: "task.list", .. }]));
+    key(&mut app, KeyCode::Char('3'));
+    assert!(app.state.dash.take_requests().is_empty(), "the pane shown is not asked for again");
+    key(&mut app, KeyCode::Char('1'));
+    assert_eq!(app.state.dash.pane, Pane::Messages);
+    assert!(app.state.dash.take_requests().is_empty());
+}
+
+#[test]
+fn live_state_changes_update_the_pane_without_a_request() {
+    let mut app = on_pane(look_en(), Pane::State, Some(("state.list", state_entries())));
+    app.state.dash.take_requests();
+    let change = json!({ "seq": 9, "key": "ci/status", "value": { "green": false }, "version": 13, "lamport": 41,
+                         "writer": "cd", "writer_name": "carol", "deleted": false, "at_ms": NOW });
+    app.update(Action::Daemon(DaemonEvent::Coord { method: "state.changed".into(), params: change }));
+    let row = app.state.dash.shared.state.iter().find(|r| r.key == "ci/status").expect("row");
+    assert_eq!((row.value.as_str(), row.version, row.writer.as_str()), (r#"{"green":false}"#, 13, "carol"));
+    // Another mesh's change is not ours.
+    let other = json!({ "mesh": "side-project", "key": "x", "value": 1, "version": 1, "writer_name": "z" });
+    app.update(Action::Daemon(DaemonEvent::Coord { method: "state.changed".into(), params: other }));
+    assert!(app.state.dash.shared.state.iter().all(|r| r.key != "x"));
+    assert!(app.state.dash.take_requests().is_empty());
+}
+
+#[test]
+fn memory_search_is_typed_then_sent_on_enter() {
+    let mut app = on_pane(look_en(), Pane::Memory, None);
+    app.state.dash.take_requests();
+    key(&mut app, KeyCode::Char('/'));
+    keys(&mut app, "flaky ci");
+    assert!(app.state.dash.take_requests().is_empty(), "nothing is searched while typing");
+    key(&mut app, KeyCode::Enter);
+    let requests = app.state.dash.take_requests();
+    assert!(
+        matches!(&requests[..], [Request::Coord { method: "memory.recall", params }] if params["query"] == "flaky ci"),
+        "{requests:?}"
+    );
+    assert_eq!(app.state.dash.focus, Focus::Stream);
+}
+
+#[test]
+fn a_shared_pane_is_read_again_every_ten_seconds_and_an_equal_answer_draws_nothing() {
+    let mut app = on_pane(look_en(), Pane::Tasks, Some(("task.list", task_list())));
+    app.state.dash.take_requests();
+    app.state.dash.now_ms = NOW;
+    update(&mut app.state.dash, DashAction::Clock(NOW + 1_000));
+    assert!(app.state.dash.take_requests().is_empty());
+    update(&mut app.state.dash, DashAction::Clock(NOW + 10_000));
+    assert!(matches!(&app.state.dash.take_requests()[..], [Request::Coord { method: "task.list", .. }]));
+    assert!(!apply(&mut app.state.dash, &coord_result("task.list", task_list())), "same answer, no redraw");
+}
+
+#[test]
+fn snapshot_state_pane() {
+    assert_app_snapshots("dash-state", |look| on_pane(look, Pane::State, Some(("state.list", state_entries()))));
+}
+
+#[test]
+fn snapshot_tasks_pane() {
+    assert_app_snapshots("dash-tasks", |look| on_pane(look, Pane::Tasks, Some(("task.list", task_list()))));
+    assert_app_snapshots_at("dash-tasks", &[(60, 20)], |look| {
+        on_pane(look, Pane::Tasks, Some(("task.list", task_list())))
+    });
+}
+
+#[test]
+fn snapshot_memory_search() {
+    assert_app_snapshots("dash-memory", |look| {
+        let mut app = on_pane(look, Pane::Memory, None);
+        app.update(Action::Dash(DashAction::Focus(Focus::Query)));
+        for c in "flaky ci".chars() {
+            app.update(Action::Dash(DashAction::QueryChar(c)));
+        }
+        app.update(Action::Dash(DashAction::QueryDone { run: true }));
+        app.update(Action::Daemon(coord_result("memory.recall", memories())));
+        app
+    });
+}
+
+#[test]
+fn snapshot_shared_pane_from_the_cache_and_empty() {
+    assert_app_snapshots("dash-state-stale", |look| {
+        let mut v = state_entries();
+        v["stale"] = json!(true);
+        v["cache_age_ms"] = json!(42_000);
+        on_pane(look, Pane::State, Some(("state.list", v)))
+    });
+    assert_app_snapshots("dash-tasks-empty", |look| {
+        on_pane(look, Pane::Tasks, Some(("task.list", json!({ "tasks": [] }))))
+    });
+}

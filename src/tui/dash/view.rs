@@ -9,7 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-use super::{DashAction, DashState, DeliveryState, Focus, Msg, Notice, Peer, Presence, target_and_body};
+use super::{DashAction, DashState, DeliveryState, Focus, Msg, Notice, Pane, Peer, Presence, target_and_body};
 use crate::tui::action::Action;
 use crate::tui::look::Look;
 use crate::tui::overlay::Overlay;
@@ -27,7 +27,8 @@ impl Screen for Dashboard {
         let look = &state.look;
         let dash = &state.dash;
         let text_lines = u16::try_from(dash.compose.lines().len()).unwrap_or(u16::MAX);
-        let compose_h = text_lines.clamp(1, COMPOSE_MAX_LINES) + 2;
+        // The compose box belongs to the message stream; a shared pane takes its room.
+        let compose_h = if dash.pane == Pane::Messages { text_lines.clamp(1, COMPOSE_MAX_LINES) + 2 } else { 0 };
         let [header, body, compose, footer] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Min(3),
@@ -39,8 +40,12 @@ impl Screen for Dashboard {
         let peers_w = (body.width * 2 / 5).clamp(22, 44);
         let [peers, stream] = Layout::horizontal([Constraint::Length(peers_w), Constraint::Min(10)]).areas(body);
         render_peers(look, dash, frame, peers);
-        render_stream(look, dash, frame, stream);
-        render_compose(look, dash, frame, compose);
+        if dash.pane == Pane::Messages {
+            render_stream(look, dash, frame, stream);
+            render_compose(look, dash, frame, compose);
+        } else {
+            super::shared_view::render(look, dash, frame, stream);
+        }
         frame.render_widget(Paragraph::new(footer_line(look, dash)), footer);
         if let Some(c) = &dash.completion {
             render_completion(look, c, frame, compose);
@@ -85,6 +90,13 @@ impl Screen for Dashboard {
                     _ => act(DashAction::ComposeKey(key)),
                 }
             }
+            Focus::Query => match key.code {
+                KeyCode::Esc => act(DashAction::QueryDone { run: false }),
+                KeyCode::Enter => act(DashAction::QueryDone { run: true }),
+                KeyCode::Backspace => act(DashAction::QueryBackspace),
+                KeyCode::Char(c) if !ctrl && !alt => act(DashAction::QueryChar(c)),
+                _ => None,
+            },
             Focus::Filter => match key.code {
                 KeyCode::Esc => act(DashAction::FilterDone { clear: true }),
                 KeyCode::Enter | KeyCode::Tab => act(DashAction::FilterDone { clear: false }),
@@ -94,7 +106,20 @@ impl Screen for Dashboard {
             },
             Focus::Peers | Focus::Stream => {
                 let stream = dash.focus == Focus::Stream;
+                let shared = dash.pane != Pane::Messages;
+                if let KeyCode::Char(c) = key.code
+                    && let Some(pane) = Pane::from_digit(c)
+                {
+                    return act(DashAction::ShowPane(pane));
+                }
                 match key.code {
+                    KeyCode::Char('/') | KeyCode::Enter if dash.pane == Pane::Memory => {
+                        act(DashAction::Focus(Focus::Query))
+                    }
+                    KeyCode::Char('r') if shared => act(DashAction::Refresh),
+                    KeyCode::Down | KeyCode::Char('j') if stream && shared => act(DashAction::RowNext),
+                    KeyCode::Up | KeyCode::Char('k') if stream && shared => act(DashAction::RowPrev),
+                    KeyCode::Char('c') | KeyCode::Char('i') | KeyCode::Enter if shared => None,
                     KeyCode::Char('q') => Some(Action::Quit),
                     KeyCode::Char('?') => Some(Action::PushOverlay(Overlay::Help)),
                     KeyCode::Tab => act(DashAction::CycleFocus),
@@ -134,7 +159,13 @@ fn header_line(state: &AppState) -> Line<'static> {
             format!("  {}", look.t_args("tui-dash-peers", &[("count", dash.peers.len().into())])),
             look.style(Role::Muted),
         ),
+        Span::raw("  "),
     ];
+    // The panes, numbered as their keys: the one shown stands out.
+    for (i, pane) in Pane::ALL.into_iter().enumerate() {
+        let role = if pane == dash.pane { Role::Primary } else { Role::Dim };
+        spans.push(Span::styled(format!(" {} {}", i + 1, look.t(pane.label())), look.style(role)));
+    }
     if !dash.filter.is_empty() || dash.focus == Focus::Filter {
         let cursor = if dash.focus == Focus::Filter { look.icon(Icon::Block) } else { "" };
         spans.push(Span::styled(
@@ -156,7 +187,7 @@ fn presence(look: &Look, p: Presence) -> (Span<'static>, String) {
 }
 
 /// "now", "5m ago", "3h ago", "2d ago".
-fn ago(look: &Look, now_ms: u64, then_ms: u64) -> String {
+pub(super) fn ago(look: &Look, now_ms: u64, then_ms: u64) -> String {
     let mins = now_ms.saturating_sub(then_ms) / 60_000;
     match mins {
         0 => look.t("tui-dash-ago-now"),
@@ -166,7 +197,7 @@ fn ago(look: &Look, now_ms: u64, then_ms: u64) -> String {
     }
 }
 
-fn pane_block(look: &Look, title: String, focused: bool) -> Block<'static> {
+pub(super) fn pane_block(look: &Look, title: String, focused: bool) -> Block<'static> {
     let role = if focused { Role::Primary } else { Role::Muted };
     Block::new().borders(Borders::TOP).border_style(look.style(role)).title(Span::styled(title, look.style(role)))
 }
@@ -383,6 +414,9 @@ fn footer_line(look: &Look, dash: &DashState) -> Line<'static> {
             let key = match dash.focus {
                 Focus::Compose => "tui-dash-keys-compose",
                 Focus::Filter => "tui-dash-keys-filter",
+                Focus::Query => "tui-dash-keys-query",
+                Focus::Peers | Focus::Stream if dash.pane == Pane::Memory => "tui-dash-keys-memory",
+                Focus::Peers | Focus::Stream if dash.pane != Pane::Messages => "tui-dash-keys-shared",
                 Focus::Peers | Focus::Stream => "tui-dash-keys",
             };
             Line::styled(look.t(key), look.style(Role::Dim))
@@ -444,7 +478,7 @@ fn render_switcher(look: &Look, dash: &DashState, at: usize, frame: &mut Frame, 
 }
 
 /// At most `width` characters (a trailing `…` when cut).
-fn clip(s: &str, width: usize) -> String {
+pub(super) fn clip(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         return s.to_string();
     }
@@ -454,7 +488,7 @@ fn clip(s: &str, width: usize) -> String {
 }
 
 /// Word-wrapped lines of at most `width` characters.
-fn wrap(s: &str, width: usize) -> Text<'static> {
+pub(super) fn wrap(s: &str, width: usize) -> Text<'static> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in s.split_whitespace() {
