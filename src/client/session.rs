@@ -335,6 +335,11 @@ impl MeshSession {
         &self.hello
     }
 
+    /// Which connection this is (grows with every reconnect, including the ones a retried call makes).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
     pub(crate) fn identity(&self) -> &Identity {
         &self.identity
     }

@@ -429,6 +429,14 @@ impl Link {
     }
 
     async fn handle(&mut self, cmd: Cmd) {
+        self.serve(cmd).await;
+        // A call retried on a fresh connection reconnected under the link: replay and watch there too.
+        if self.connected && self.conn.as_ref().is_some_and(|c| c.generation() != self.coord.generation) {
+            self.coord_reconnected().await;
+        }
+    }
+
+    async fn serve(&mut self, cmd: Cmd) {
         // A verb asking is a reason to try now rather than wait out the backoff (at most a few times a second).
         let wants_broker = !matches!(cmd, Cmd::Receipt { .. });
         if wants_broker && !self.connected && self.last_attempt.elapsed() > RETRY_ON_DEMAND {
@@ -490,6 +498,7 @@ impl Link {
         self.coord.waiting =
             super::coord::replay(daemon, entry, session, self.spec.name.as_deref(), conn).await == Replay::Stopped;
         self.coord.reconnected(conn).await;
+        self.coord.generation = conn.generation();
     }
 
     /// A queueable write goes live only behind every queued write of this session; unreachable, it is queued.

@@ -42,6 +42,8 @@ pub(in crate::daemon) struct LinkCoord {
     events: broadcast::Sender<(String, Value)>,
     /// Whether queued writes of this session may still wait (keeps an idle link open).
     pub waiting: bool,
+    /// The connection (`MeshSession::generation`) the watches were last made on.
+    pub generation: u64,
 }
 
 /// What a local client asks the link to keep watching.
@@ -59,6 +61,7 @@ impl LinkCoord {
             streams: BTreeSet::new(),
             events: broadcast::channel(EVENTS).0,
             waiting: true,
+            generation: 0,
         }
     }
 
