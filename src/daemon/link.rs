@@ -330,6 +330,10 @@ impl Link {
                 _ = tokio::time::sleep_until(self.retry_at), if !self.connected => self.connect().await,
                 _ = tokio::time::sleep_until(self.flush_retry_at.unwrap_or(self.retry_at)),
                     if self.connected && self.flush_retry_at.is_some() => self.flush(None).await,
+                _ = tokio::time::sleep_until(self.coord.retry_at.unwrap_or(self.retry_at)),
+                    if self.connected && self.coord.retry_at.is_some() => {
+                    self.coord_replay().await;
+                }
                 _ = idle.tick() => {
                     if self.spec.session != "cli"
                         && !self.outbox_waiting
@@ -494,26 +498,31 @@ impl Link {
     /// After a connect: the session's queued coordination writes go first, then the watches come back.
     async fn coord_reconnected(&mut self) {
         let Some(conn) = self.conn.as_mut() else { return };
-        let (daemon, entry, session) = (&self.spec.daemon, &self.spec.entry, &self.spec.session);
-        self.coord.waiting =
-            super::coord::replay(daemon, entry, session, self.spec.name.as_deref(), conn).await == Replay::Stopped;
+        self.coord.generation = conn.generation();
+        self.coord_replay().await;
+        let Some(conn) = self.conn.as_mut() else { return };
         self.coord.reconnected(conn).await;
         self.coord.generation = conn.generation();
+    }
+
+    /// Sends the session's queued coordination writes (`daemon::coord::replay`).
+    async fn coord_replay(&mut self) -> Replay {
+        let Some(conn) = self.conn.as_mut().filter(|_| self.connected) else { return Replay::Stopped };
+        let (daemon, entry, session) = (&self.spec.daemon, &self.spec.entry, &self.spec.session);
+        let replay = super::coord::replay(daemon, entry, session, self.spec.name.as_deref(), conn).await;
+        self.coord.replayed(replay);
+        replay
     }
 
     /// A queueable write goes live only behind every queued write of this session; unreachable, it is queued.
     async fn coord_write(&mut self, method: &str, params: Value) -> Result<Value, ClientError> {
         if self.connected
+            && self.coord_replay().await == Replay::Done
             && let Some(conn) = self.conn.as_mut()
         {
-            let (daemon, entry, session) = (&self.spec.daemon, &self.spec.entry, &self.spec.session);
-            let replay = super::coord::replay(daemon, entry, session, self.spec.name.as_deref(), conn).await;
-            self.coord.waiting = replay == Replay::Stopped;
-            if replay == Replay::Done {
-                match conn.call_retrying::<Value, Value>(method, &params).await {
-                    Err(e) if super::coord::offline(&e) => {}
-                    other => return other,
-                }
+            match conn.call_retrying::<Value, Value>(method, &params).await {
+                Err(e) if super::coord::offline(&e) => {}
+                other => return other,
             }
         }
         self.coord.waiting = true;

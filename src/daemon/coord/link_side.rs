@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use std::time::Duration;
+
 use tokio::sync::broadcast;
+use tokio::time::Instant;
 
 use super::super::state::{Daemon, now_ms};
 use super::{observe, transient};
@@ -19,6 +22,8 @@ use crate::store::{CoordRow, OutboxRow, QueueError};
 /// Coordination notifications buffered per local watcher before it lags (a lagging state watcher is told to
 /// re-read with `state.resync`).
 const EVENTS: usize = 4096;
+/// A replay paused by the broker goes again after this long (or at the next connect or write).
+const REPLAY_RETRY: Duration = Duration::from_secs(2);
 /// The local notification that tells state watchers they missed changes and should re-read with `state.list`.
 pub(in crate::daemon) const STATE_RESYNC: &str = "state.resync";
 
@@ -44,6 +49,8 @@ pub(in crate::daemon) struct LinkCoord {
     pub waiting: bool,
     /// The connection (`MeshSession::generation`) the watches were last made on.
     pub generation: u64,
+    /// When a replay the broker paused (`unavailable`, `rate_limited`) on a live connection goes again.
+    pub retry_at: Option<Instant>,
 }
 
 /// What a local client asks the link to keep watching.
@@ -62,7 +69,14 @@ impl LinkCoord {
             events: broadcast::channel(EVENTS).0,
             waiting: true,
             generation: 0,
+            retry_at: None,
         }
+    }
+
+    /// Records how a replay ended: a paused one on a live connection is tried again after `REPLAY_RETRY`.
+    pub(in crate::daemon) fn replayed(&mut self, replay: Replay) {
+        self.waiting = replay == Replay::Stopped;
+        self.retry_at = self.waiting.then(|| Instant::now() + REPLAY_RETRY);
     }
 
     /// The notification fan-out (`state.changed`, `stream.data`, …, `state.resync`).
