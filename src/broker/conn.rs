@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, watch};
 
+use super::coord::access;
 use super::db::{Db, StoreError};
 use super::hub::{Attach, Hub, Outbound};
 use super::metrics::Metrics;
@@ -331,6 +332,9 @@ impl Conn {
                 self.send_text(proto::encode_error(&id, &e)).await;
             }
         }
+        if super::coord::handles(&method_name) {
+            super::coord::after_reply(&self.shared, self.id).await;
+        }
         if let After::Pump = after {
             // The hello reply goes out before any delivery; announce an empty backlog at once.
             if let Some(a) = &mut self.auth
@@ -372,7 +376,18 @@ impl Conn {
                 _ => (Err(RpcError::new(ErrorCode::MethodNotFound, format!("unknown method {name}"))), After::Nothing),
             };
         }
+        if let Some(a) = &self.auth
+            && access::is_removed(&self.shared, &a.mesh, &a.member)
+        {
+            return (Err(access::removed()), After::Close(CloseCode::Removed, "removed from the mesh"));
+        }
         let r = match name {
+            proto::cmethod::MESH_DELETE => {
+                return match self.coord(name, params).await {
+                    Ok(v) => (Ok(v), After::Close(CloseCode::Removed, "the mesh was deleted")),
+                    Err(e) => (Err(e), After::Nothing),
+                };
+            }
             method::AUTH_HELLO | method::MESH_CREATE | method::INVITE_REDEEM => {
                 Err(RpcError::new(ErrorCode::AlreadyAuthenticated, "this connection is already authenticated"))
             }
@@ -440,7 +455,13 @@ impl Conn {
         let now = now_ms();
         let (mesh, member, session, name, att) =
             (p.mesh_id.clone(), p.member_key, p.session_key, p.name.clone(), p.attestation.clone());
-        let (peer, mesh_row, (_, backlog)) = self
+        // Registered before the rights are read, so the cache keeps this member's slot (and every change to it
+        // committed from here on) while the hello is in flight.
+        let access = &self.shared.coord.access;
+        let conn = access::ConnRef { id: self.id, peer: p.session_key, receiving: p.receive, out: self.out.clone() };
+        access.register(&p.mesh_id, &p.member_key, conn);
+        let stamps = access.stamps();
+        let loaded = self
             .shared
             .db
             .run(move |c| {
@@ -450,18 +471,25 @@ impl Conn {
                         "unknown mesh or not a member of it".into(),
                     ));
                 };
-                if store::member_role(c, &mesh, &member)?.is_none() {
+                let Some(rights) = access::load_for_hello(c, &stamps, &mesh, &member)? else {
                     return Err(StoreError::Rejected(
                         ErrorCode::NotMember,
                         "unknown mesh or not a member of it".into(),
                     ));
-                }
+                };
                 let peer = store::upsert_peer(c, &mesh, &session, &member, &name, &att, now)?;
                 let backlog = store::backlog(c, &mesh, &session, now)?;
-                Ok((peer, mesh_row, backlog))
+                Ok((peer, mesh_row, backlog, rights))
             })
-            .await
-            .map_err(store_err)?;
+            .await;
+        let (peer, mesh_row, (_, backlog), (stamp, rights)) = match loaded {
+            Ok(v) => v,
+            Err(e) => {
+                self.shared.coord.access.unregister(self.id);
+                return Err(store_err(e));
+            }
+        };
+        self.shared.coord.access.apply(&p.mesh_id, &p.member_key, stamp, Some(rights));
         let wake = Arc::new(Notify::new());
         let hub = &self.shared.hub;
         let attach = if p.receive {
@@ -548,6 +576,9 @@ impl Conn {
                 let mesh = store::mesh(c, &inv.mesh)?.ok_or_else(|| invalid("the invite's mesh no longer exists"))?;
                 if !store::member_role(c, &inv.mesh, &inv.issuer)?.is_some_and(Role::is_admin) {
                     return Err(invalid("the invite's issuer is no longer an admin of the mesh"));
+                }
+                if access::sql::is_banned(c, &inv.mesh, &member)? {
+                    return Err(StoreError::Rejected(ErrorCode::Forbidden, access::banned_text().into()));
                 }
                 if let Some(role) = store::member_role(c, &inv.mesh, &member)? {
                     return Ok((mesh.name, role, true));
@@ -645,7 +676,18 @@ impl Conn {
         }
         let (mesh, member) = (a.mesh.clone(), a.member);
         let m2 = mesh.clone();
-        let removed = self.shared.db.run(move |c| store::remove_member(c, &m2, &member)).await.map_err(store_err)?;
+        let stamps = self.shared.coord.access.stamps();
+        let (removed, stamp) = self
+            .shared
+            .db
+            .run(move |c| {
+                let removed = store::remove_member(c, &m2, &member)?;
+                access::sql::forget_member(c, &m2, &member)?;
+                Ok((removed, stamps.next()))
+            })
+            .await
+            .map_err(store_err)?;
+        self.shared.coord.access.apply(&mesh, &member, stamp, None);
         let me = a.peer;
         for (peer, name) in &removed {
             if *peer != me {
@@ -802,6 +844,10 @@ impl Conn {
             }
             envs.push((e.to, e.nonce, e.ciphertext));
         }
+        // `*` is a broadcast; a name or a group needs `dm` (refused before it costs send budget).
+        let a = self.authed()?;
+        let cap = if p.to == "*" { proto::Capability::Broadcast } else { proto::Capability::Dm };
+        access::check(&self.shared, &a.mesh, &a.member, a.role, cap)?;
         if let Err(wait) = self.sends.take(envs.len() as u64, Instant::now()) {
             Metrics::inc(&self.shared.metrics.rate_limited, 1);
             return Err(RpcError::with_data(
@@ -1114,6 +1160,7 @@ impl Conn {
     /// On disconnect: start the grace lease; announce `peer.left` only if the peer does not return in time.
     async fn finish(&mut self) {
         super::coord::on_close(&self.shared, self.id);
+        self.shared.coord.access.unregister(self.id);
         let Some(a) = self.auth.take().filter(|a| a.receiving) else { return };
         let shared = self.shared.clone();
         let Some(generation) = shared.hub.detach(&a.mesh, &a.peer, self.id) else { return };

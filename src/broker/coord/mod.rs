@@ -30,6 +30,7 @@ pub(crate) struct Coord {
     pub subs: subs::Subs,
     pub access: access::AccessCache,
     pub timers: schedule::Timers,
+    pub state: state::Feeds,
 }
 
 /// Who is asking: the authenticated connection's mesh, session (peer), member and role.
@@ -78,6 +79,13 @@ pub(crate) async fn dispatch(ctx: &Ctx<'_>, method: &str, params: Value) -> Resu
 /// A connection ended: its subscriptions go with it.
 pub(crate) fn on_close(shared: &Shared, conn: u64) {
     shared.coord.subs.drop_conn(conn);
+    state::drop_conn(shared, conn);
+}
+
+/// A coordination reply of connection `conn` was queued: what must follow it goes out now (a `state.watch`
+/// replays and joins here, so its notifications come after its result).
+pub(crate) async fn after_reply(shared: &Arc<Shared>, conn: u64) {
+    state::after_reply(shared, conn).await;
 }
 
 /// Creates or upgrades every primitive's tables. Each part keeps its own version in `schema_parts`, so parts

@@ -1,0 +1,255 @@
+//! Memory tables: notes, their tags, and an FTS5 index over text and tags (contentless: the text is stored once,
+//! in `memories`); remember is idempotent on id and forget leaves a tombstone no later remember revives.
+
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter, types::Value as Sql};
+
+use crate::broker::coord::lamport;
+use crate::broker::db::StoreError;
+use crate::proto::{ErrorCode, KeyHex, MEMORY_NOTES_MAX, MemoryNote, MeshId};
+
+pub(super) fn migrate(c: &Connection) -> rusqlite::Result<()> {
+    if super::super::part_version(c, "memory")? < 1 {
+        c.execute_batch(
+            "CREATE TABLE memories(rid INTEGER PRIMARY KEY, mesh_id TEXT NOT NULL, id TEXT NOT NULL,
+                text TEXT NOT NULL, tags TEXT NOT NULL, author TEXT NOT NULL, author_member TEXT NOT NULL,
+                author_name TEXT NOT NULL, created_at_ms INTEGER NOT NULL, lamport INTEGER NOT NULL,
+                forgotten INTEGER NOT NULL DEFAULT 0, UNIQUE(mesh_id, id));
+            CREATE INDEX memories_recent ON memories(mesh_id, created_at_ms) WHERE forgotten = 0;
+            CREATE TABLE memory_tags(mesh_id TEXT NOT NULL, tag TEXT NOT NULL, rid INTEGER NOT NULL,
+                PRIMARY KEY(mesh_id, tag, rid)) WITHOUT ROWID;
+            CREATE VIRTUAL TABLE memory_fts USING fts5(text, tags, content='', contentless_delete=1,
+                tokenize='unicode61 remove_diacritics 2');
+            CREATE TABLE memory_meta(mesh_id TEXT PRIMARY KEY, notes INTEGER NOT NULL);",
+        )?;
+        super::super::set_part_version(c, "memory", 1)?;
+    }
+    Ok(())
+}
+
+fn u(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn i(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+const NOTE_COLS: &str = "m.id, m.text, m.tags, m.author, m.author_name, m.created_at_ms, m.lamport, m.forgotten";
+
+fn note_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemoryNote> {
+    let tags: String = r.get(2)?;
+    Ok(MemoryNote {
+        id: r.get(0)?,
+        text: r.get(1)?,
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        author: r.get(3)?,
+        author_name: r.get(4)?,
+        created_at_ms: u(r.get(5)?),
+        lamport: u(r.get(6)?),
+        score: None,
+        forgotten: r.get::<_, i64>(7)? != 0,
+    })
+}
+
+/// A note with its row id and author member (for forget's permission check).
+struct Stored {
+    rid: i64,
+    member: String,
+    note: MemoryNote,
+}
+
+fn load(c: &Connection, mesh: &MeshId, id: &str) -> Result<Option<Stored>, StoreError> {
+    let sql = format!("SELECT {NOTE_COLS}, m.rid, m.author_member FROM memories m WHERE m.mesh_id = ?1 AND m.id = ?2");
+    Ok(c.prepare_cached(&sql)?
+        .query_row(params![mesh.as_str(), id], |r| {
+            Ok(Stored { note: note_from(r)?, rid: r.get(8)?, member: r.get(9)? })
+        })
+        .optional()?)
+}
+
+fn session_name(c: &Connection, mesh: &MeshId, session: &KeyHex) -> Result<String, StoreError> {
+    let name: Option<String> = c
+        .prepare_cached("SELECT name FROM peers WHERE mesh_id = ?1 AND session_key = ?2")?
+        .query_row(params![mesh.as_str(), session.to_string()], |r| r.get(0))
+        .optional()?;
+    Ok(name.unwrap_or_default())
+}
+
+fn count_notes(c: &Connection, mesh: &MeshId, delta: i64) -> Result<u64, StoreError> {
+    let n: i64 = c
+        .prepare_cached(
+            "INSERT INTO memory_meta(mesh_id, notes) VALUES (?1, max(?2, 0))
+             ON CONFLICT(mesh_id) DO UPDATE SET notes = max(notes + ?2, 0) RETURNING notes",
+        )?
+        .query_row(params![mesh.as_str(), delta], |r| r.get(0))?;
+    Ok(u(n))
+}
+
+/// One remember as the store applies it.
+pub(super) struct Remember {
+    pub mesh: MeshId,
+    pub id: String,
+    pub text: String,
+    pub tags: Vec<String>,
+    pub lamport: Option<u64>,
+    pub author: KeyHex,
+    pub member: KeyHex,
+    pub now_ms: u64,
+}
+
+/// Stores a note; a known id answers what it holds (the note, or its tombstone) without changing it.
+pub(super) fn remember(c: &Connection, r: &Remember) -> Result<MemoryNote, StoreError> {
+    let stamp = lamport::stamp(c, &r.mesh, r.lamport)?;
+    if let Some(s) = load(c, &r.mesh, &r.id)? {
+        return Ok(s.note);
+    }
+    if count_notes(c, &r.mesh, 1)? > MEMORY_NOTES_MAX {
+        return Err(StoreError::Rejected(
+            ErrorCode::InvalidParams,
+            format!("this mesh holds {MEMORY_NOTES_MAX} memories, the most it may; forget some first"),
+        ));
+    }
+    let name = session_name(c, &r.mesh, &r.author)?;
+    let tags_json = serde_json::to_string(&r.tags).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let rid: i64 = c
+        .prepare_cached(
+            "INSERT INTO memories(mesh_id, id, text, tags, author, author_member, author_name, created_at_ms, lamport)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING rid",
+        )?
+        .query_row(
+            params![
+                r.mesh.as_str(),
+                r.id,
+                r.text,
+                tags_json,
+                r.author.to_string(),
+                r.member.to_string(),
+                name,
+                i(r.now_ms),
+                i(stamp)
+            ],
+            |row| row.get(0),
+        )?;
+    c.prepare_cached("INSERT INTO memory_fts(rowid, text, tags) VALUES (?1, ?2, ?3)")?.execute(params![
+        rid,
+        r.text,
+        r.tags.join(" ")
+    ])?;
+    let mut tag = c.prepare_cached("INSERT OR IGNORE INTO memory_tags(mesh_id, tag, rid) VALUES (?1, ?2, ?3)")?;
+    for t in &r.tags {
+        tag.execute(params![r.mesh.as_str(), t, rid])?;
+    }
+    Ok(MemoryNote {
+        id: r.id.clone(),
+        text: r.text.clone(),
+        tags: r.tags.clone(),
+        author: r.author.to_string(),
+        author_name: name,
+        created_at_ms: r.now_ms,
+        lamport: stamp,
+        score: None,
+        forgotten: false,
+    })
+}
+
+/// One forget as the store applies it.
+pub(super) struct Forget {
+    pub mesh: MeshId,
+    pub id: String,
+    pub lamport: Option<u64>,
+    pub by: KeyHex,
+    pub by_member: KeyHex,
+    /// The caller is an admin or the owner (may forget anyone's note).
+    pub admin: bool,
+}
+
+/// Forgets a note: its text leaves the index and the row keeps only id, stamp and forgetter. Returns whether
+/// this call forgot it (false: already forgotten) and the stamp the row holds.
+pub(super) fn forget(c: &Connection, f: &Forget) -> Result<(bool, u64), StoreError> {
+    let Some(s) = load(c, &f.mesh, &f.id)? else {
+        return Err(StoreError::Rejected(ErrorCode::NotFound, format!("no memory {}", f.id)));
+    };
+    if s.note.forgotten {
+        return Ok((false, s.note.lamport));
+    }
+    if s.member != f.by_member.to_string() && !f.admin {
+        return Err(StoreError::Rejected(
+            ErrorCode::Forbidden,
+            "forbidden: only its author or an admin can forget this memory".into(),
+        ));
+    }
+    let stamp = lamport::stamp(c, &f.mesh, f.lamport)?;
+    let name = session_name(c, &f.mesh, &f.by)?;
+    c.prepare_cached("DELETE FROM memory_fts WHERE rowid = ?1")?.execute([s.rid])?;
+    c.prepare_cached("DELETE FROM memory_tags WHERE mesh_id = ?1 AND rid = ?2")?
+        .execute(params![f.mesh.as_str(), s.rid])?;
+    c.prepare_cached(
+        "UPDATE memories SET text = '', tags = '[]', author = ?2, author_member = ?3, author_name = ?4, lamport = ?5,
+            forgotten = 1 WHERE rid = ?1",
+    )?
+    .execute(params![s.rid, f.by.to_string(), f.by_member.to_string(), name, i(stamp)])?;
+    count_notes(c, &f.mesh, -1)?;
+    Ok((true, stamp))
+}
+
+/// A recall's filters, checked already.
+pub(super) struct Recall {
+    pub mesh: MeshId,
+    /// FTS5 MATCH text (quoted words); None lists newest first.
+    pub expr: Option<String>,
+    pub tags: Vec<String>,
+    pub author: Option<String>,
+    pub since_ms: Option<u64>,
+    pub until_ms: Option<u64>,
+    pub limit: u32,
+}
+
+/// Live notes matching the filters: ranked by bm25 with a query, newest first without.
+pub(super) fn recall(c: &Connection, q: &Recall) -> Result<Vec<MemoryNote>, StoreError> {
+    let mut args: Vec<Sql> = vec![Sql::Text(q.mesh.as_str().to_string())];
+    let mut filters = String::new();
+    let arg = |v: Sql, args: &mut Vec<Sql>| {
+        args.push(v);
+        format!("?{}", args.len())
+    };
+    for t in &q.tags {
+        let n = arg(Sql::Text(t.clone()), &mut args);
+        filters.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM memory_tags t WHERE t.mesh_id = ?1 AND t.tag = {n} AND t.rid = m.rid)"
+        ));
+    }
+    if let Some(a) = &q.author {
+        let n = arg(Sql::Text(a.clone()), &mut args);
+        filters.push_str(&format!(" AND (m.author = {n} OR m.author_name = {n})"));
+    }
+    if let Some(s) = q.since_ms {
+        let n = arg(Sql::Integer(i(s)), &mut args);
+        filters.push_str(&format!(" AND m.created_at_ms >= {n}"));
+    }
+    if let Some(u) = q.until_ms {
+        let n = arg(Sql::Integer(i(u)), &mut args);
+        filters.push_str(&format!(" AND m.created_at_ms <= {n}"));
+    }
+    let limit = arg(Sql::Integer(i64::from(q.limit)), &mut args);
+    let sql = match &q.expr {
+        Some(expr) => {
+            let m = arg(Sql::Text(expr.clone()), &mut args);
+            format!(
+                "SELECT {NOTE_COLS}, -f.rank FROM memory_fts f JOIN memories m ON m.rid = f.rowid
+                 WHERE memory_fts MATCH {m} AND m.mesh_id = ?1 AND m.forgotten = 0{filters}
+                 ORDER BY f.rank LIMIT {limit}"
+            )
+        }
+        None => format!(
+            "SELECT {NOTE_COLS}, NULL FROM memories m WHERE m.mesh_id = ?1 AND m.forgotten = 0{filters}
+             ORDER BY m.created_at_ms DESC, m.rid DESC LIMIT {limit}"
+        ),
+    };
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st.query_map(params_from_iter(args), |r| {
+        let mut n = note_from(r)?;
+        n.score = r.get::<_, Option<f64>>(8)?;
+        Ok(n)
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
