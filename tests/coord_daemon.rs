@@ -54,6 +54,19 @@ impl Listener {
         }
     }
 
+    /// The response with `id`.
+    fn wait_reply(&mut self, id: u64) -> Option<Value> {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Some(msg) = self.line()
+                && msg["id"] == id
+            {
+                return Some(msg);
+            }
+        }
+        None
+    }
+
     /// The first notification of `method` whose params satisfy `wanted`.
     fn wait_for(&mut self, method: &str, wanted: impl Fn(&Value) -> bool) -> Option<Value> {
         let deadline = Instant::now() + WAIT;
@@ -166,4 +179,23 @@ fn completing_another_session_s_task_sends_the_creator_a_task_message() {
     bob.ok("task.complete", json!({"id": own["id"]}));
     let bob_inbox = pair.bob.json(&["inbox"]);
     assert!(!bob_inbox.to_string().contains("completed task"), "{bob_inbox}");
+}
+
+#[test]
+fn state_unwatch_ends_only_the_callers_matching_watch() {
+    let broker = support::Broker::start();
+    let pair = mesh_of_two(&broker);
+    let mut alice = api(&pair.alice);
+    let (mut kept, _) = Listener::start(&pair.alice, "state.watch", json!({"prefix": "u/"}));
+    let (mut ended, _) = Listener::start(&pair.alice, "state.watch", json!({"prefix": "u/"}));
+    let mut writer = ended.reader.get_ref().try_clone().expect("clone");
+    writeln!(writer, "{}", json!({"jsonrpc": "2.0", "id": 3, "method": "state.unwatch", "params": {"prefix": "u/"}}))
+        .expect("write");
+    let answer = ended.wait_reply(3).expect("state.unwatch answered");
+    assert_eq!(answer["result"], json!({}), "{answer}");
+    alice.ok("state.set", json!({"key": "u/1", "value": 1}));
+    alice.ok("state.set", json!({"key": "u/2", "value": 2}));
+    assert_eq!(kept.wait_for("state.changed", |p| p["key"] == "u/2").map(|p| p["value"].clone()), Some(json!(2)));
+    // The unwatched connection got nothing; anything it had been sent would be waiting in its socket by now.
+    assert!(ended.line().is_none_or(|m| m["method"] != "state.changed"));
 }

@@ -7,7 +7,7 @@ mod watch;
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 pub(super) use link_side::{LinkCoord, Replay, Watch, is_notification, queue, replay};
@@ -44,8 +44,8 @@ pub(super) async fn dispatch(
     match method {
         cmethod::STATE_WATCH => return watch::state(daemon, &entry, params, out).await,
         cmethod::STREAM_SUBSCRIBE => return watch::stream(daemon, &entry, params, out).await,
-        // A local watch ends with its connection; the daemon's one broker-side watch stays for the others.
-        cmethod::STATE_UNWATCH | cmethod::STREAM_UNSUBSCRIBE => return Ok(json!({})),
+        // Ends this connection's local watch; the daemon's one broker-side watch stays for the others.
+        cmethod::STATE_UNWATCH | cmethod::STREAM_UNSUBSCRIBE => return watch::unwatch(method, &params, &out),
         _ => {}
     }
     let link = daemon.link(&entry, caller.session, caller.name);
@@ -193,6 +193,8 @@ fn internal(e: impl std::fmt::Display) -> RpcError {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

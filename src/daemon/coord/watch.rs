@@ -1,7 +1,7 @@
 //! Local watches: `state.watch {prefix?}` and `stream.subscribe {name}` turn a local connection into a stream of
 //! `state.changed` / `stream.data` notifications, fed by the mesh's one broker-side watch on the `cli` link.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
@@ -19,6 +19,49 @@ use crate::proto::{ErrorCode, RpcError, encode_notification};
 const WATCH_SESSION: &str = "cli";
 /// Longest prefix / stream name a local watch takes (the broker's key and name limits are smaller).
 const MAX_NAME: usize = 256;
+
+/// One running local watch: its connection's line queue, what it watches, and its task.
+struct LocalWatch {
+    /// Weak, so the registry never keeps a closed connection's writer waiting.
+    out: mpsc::WeakUnboundedSender<String>,
+    what: Kind,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    /// A `state.watch` with this prefix (`""` = every key).
+    State(String),
+    Stream(String),
+}
+
+/// The daemon's running local watches (one daemon per process), so `state.unwatch` / `stream.unsubscribe` can end
+/// the caller's.
+static WATCHES: LazyLock<Mutex<Vec<LocalWatch>>> = LazyLock::new(|| Mutex::new(Vec::new()));
+
+fn register(out: &mpsc::UnboundedSender<String>, what: Kind, task: tokio::task::JoinHandle<()>) {
+    let mut all = WATCHES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    all.retain(|w| !w.task.is_finished());
+    all.push(LocalWatch { out: out.downgrade(), what, task });
+}
+
+/// `state.unwatch {prefix?}` / `stream.unsubscribe {name}`: ends this connection's matching local watches.
+pub(super) fn unwatch(method: &str, params: &Value, out: &mpsc::UnboundedSender<String>) -> Result<Value, RpcError> {
+    let what = if method == cmethod::STREAM_UNSUBSCRIBE {
+        Kind::Stream(text_param(params, "name", true)?.unwrap_or_default())
+    } else {
+        Kind::State(text_param(params, "prefix", false)?.unwrap_or_default())
+    };
+    let mut all = WATCHES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    all.retain(|w| {
+        let mine = w.what == what && w.out.upgrade().is_some_and(|o| o.same_channel(out));
+        if mine {
+            w.task.abort();
+        }
+        !mine && !w.task.is_finished()
+    });
+    Ok(json!({}))
+}
 
 fn text_param(params: &Value, key: &str, required: bool) -> Result<Option<String>, RpcError> {
     match params.get(key) {
@@ -47,7 +90,9 @@ pub(super) async fn state(
         .await
         .map_err(|e| if offline(&e) { needs_broker(cmethod::STATE_WATCH, &e) } else { error_to_rpc(&e) })?;
     let start = result.get("seq").and_then(Value::as_u64).unwrap_or(0);
-    tokio::spawn(async move {
+    let what = Kind::State(prefix.clone());
+    let sender = out.clone();
+    let task = tokio::spawn(async move {
         let _link = link;
         loop {
             tokio::select! {
@@ -76,6 +121,7 @@ pub(super) async fn state(
             }
         }
     });
+    register(&sender, what, task);
     Ok(json!({ "seq": start }))
 }
 
@@ -95,7 +141,8 @@ pub(super) async fn stream(
         .watch(Watch::Stream(name.clone()))
         .await
         .map_err(|e| if offline(&e) { needs_broker(cmethod::STREAM_SUBSCRIBE, &e) } else { error_to_rpc(&e) })?;
-    tokio::spawn(async move {
+    let (what, sender) = (Kind::Stream(name.clone()), out.clone());
+    let task = tokio::spawn(async move {
         let _link = link;
         loop {
             tokio::select! {
@@ -113,5 +160,6 @@ pub(super) async fn stream(
             }
         }
     });
+    register(&sender, what, task);
     Ok(result)
 }
