@@ -77,36 +77,13 @@ pub(super) struct LinkStatus {
 }
 
 enum Cmd {
-    Call {
-        method: String,
-        params: Value,
-        reply: oneshot::Sender<Result<Value, ClientError>>,
-    },
-    Peers {
-        reply: oneshot::Sender<Result<(Vec<PeerInfo>, KeyHex), ClientError>>,
-    },
-    Flush {
-        waiter: Option<(String, oneshot::Sender<SendOutcome>)>,
-    },
-    Receipt {
-        ids: Vec<String>,
-        state: &'static str,
-        via: String,
-    },
-    Synced {
-        reply: oneshot::Sender<bool>,
-    },
-    /// A coordination write: live when the broker is reachable and nothing of this session waits, else queued.
-    CoordWrite {
-        method: String,
-        params: Value,
-        reply: oneshot::Sender<Result<Value, ClientError>>,
-    },
-    /// Keep a broker-side state watch or stream subscription for local watchers.
-    Watch {
-        what: Watch,
-        reply: oneshot::Sender<Result<Value, ClientError>>,
-    },
+    Call { method: String, params: Value, reply: oneshot::Sender<Result<Value, ClientError>> },
+    Peers { reply: oneshot::Sender<Result<(Vec<PeerInfo>, KeyHex), ClientError>> },
+    Flush { waiter: Option<(String, oneshot::Sender<SendOutcome>)> },
+    Receipt { ids: Vec<String>, state: &'static str, via: String },
+    Synced { reply: oneshot::Sender<bool> },
+    CoordWrite { method: String, params: Value, reply: oneshot::Sender<Result<Value, ClientError>> },
+    Watch { what: Watch, reply: oneshot::Sender<Result<Value, ClientError>> },
 }
 
 pub(super) struct LinkSpec {

@@ -137,14 +137,19 @@ impl Daemon {
     /// A link for every session with queued sends (a daemon that died left them; the session may never come
     /// back), so they go out without waiting to be asked. Each link closes once it has drained and gone idle.
     pub(super) async fn open_outbox_links(self: &Arc<Self>) {
-        let sessions =
-            match self.store.run(|db| Ok([db.pending_sessions()?, db.coord_pending_sessions()?].concat())).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the outbox");
-                    return;
-                }
-            };
+        let sessions = match self.store.run(|db| db.pending_sessions()).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the outbox");
+                return;
+            }
+        };
+        // Sessions with queued coordination writes replay them on connect, like queued sends.
+        let coord = self.store.run(|db| db.coord_pending_sessions()).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the coordination outbox");
+            Vec::new()
+        });
+        let sessions: std::collections::BTreeSet<(String, String)> = sessions.into_iter().chain(coord).collect();
         let config = match Config::load(&self.home) {
             Ok(c) => c,
             Err(e) => {
@@ -152,7 +157,6 @@ impl Daemon {
                 return;
             }
         };
-        let sessions: std::collections::BTreeSet<(String, String)> = sessions.into_iter().collect();
         for (mesh, session) in sessions {
             match config.by_id(&mesh) {
                 Some(entry) => {
