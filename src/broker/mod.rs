@@ -82,6 +82,9 @@ pub(crate) struct BrokerArgs {
     /// SQLite durability of each commit.
     #[arg(long, value_enum, default_value = "full")]
     pub durability: Durability,
+    /// Tests only, never in production: answer `debug.clock.advance`, which moves the schedule clock forward.
+    #[arg(long, hide = true, env = "CLAUDEMESH_BROKER_TEST_CLOCK", value_parser = clap::builder::BoolishValueParser::new())]
+    pub test_clock: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +110,9 @@ pub(crate) enum BrokerError {
 /// Runs the broker until SIGINT/SIGTERM. On ready it prints exactly one line to stdout:
 /// `claudemesh broker listening on ws://HOST:PORT/ws`.
 pub(crate) fn run(args: BrokerArgs, default_data: PathBuf) -> Result<(), BrokerError> {
+    if args.test_clock {
+        coord::enable_test_clock();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(BrokerError::Runtime)?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -3,6 +3,7 @@
 
 mod connection;
 pub(crate) mod local;
+pub(crate) mod schedule;
 mod session;
 mod targeting;
 

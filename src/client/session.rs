@@ -222,7 +222,14 @@ fn check_sealed(plaintext: &[u8], mesh: &MeshId, d: &DeliverParams) -> Result<Se
     if body.v != 1 {
         return Err(OpenError::Body);
     }
-    if body.id != d.id || body.mesh != *mesh {
+    // A scheduled message arrives under the id of one of its fires (derived from the sealed id and the due time);
+    // any other kind only under the sealed id itself.
+    let id_ok = if body.kind == crate::proto::SCHEDULE_KIND {
+        crate::proto::is_fire_of(&d.id, &body.id)
+    } else {
+        body.id == d.id
+    };
+    if !id_ok || body.mesh != *mesh {
         return Err(OpenError::Mismatch);
     }
     Ok(body)
@@ -552,6 +559,12 @@ impl MeshSession {
         Ok(SealedMessage { frames, report })
     }
 
+    /// Seals `plaintext` for `peer` (this session included) under the precomputed pair key.
+    pub(crate) fn seal_to(&mut self, peer: &KeyHex, plaintext: &[u8]) -> Result<Envelope, ClientError> {
+        let (nonce, ciphertext) = self.pair(peer)?.seal(plaintext)?;
+        Ok(Envelope { to: *peer, nonce: STANDARD.encode(nonce), ciphertext: STANDARD.encode(ciphertext) })
+    }
+
     /// Queues a typed request on the current connection without waiting for its response (pipelining).
     pub(crate) fn start_call<P: Serialize>(&mut self, method: &str, params: &P) -> Result<PendingCall, ClientError> {
         let params = serde_json::to_value(params).map_err(|e| ClientError::Protocol(e.to_string()))?;
@@ -613,6 +626,26 @@ mod tests {
         let mut garbled = d.clone();
         garbled.nonce = "***".into();
         assert_eq!(open_sealed(&bob, &mesh, &garbled), Err(OpenError::Encoding));
+    }
+
+    #[test]
+    fn a_scheduled_message_opens_only_under_a_fire_id_of_its_own() {
+        let alice = SigningKey::generate().unwrap();
+        let bob = SigningKey::generate().unwrap();
+        let mesh = MeshId::generate();
+        let mut body = sealed(&mesh);
+        body.kind = crate::proto::SCHEDULE_KIND.into();
+        let mut d = delivery(&alice, &bob, &body);
+        assert_eq!(open_sealed(&bob, &mesh, &d), Err(OpenError::Mismatch), "not under the sealed id itself");
+        d.id = crate::proto::fire_id(&body.id, 1_800_000_000_000).unwrap();
+        assert_eq!(open_sealed(&bob, &mesh, &d), Ok(body.clone()));
+        d.id = crate::proto::fire_id(&MessageId::generate(), 1_800_000_000_000).unwrap();
+        assert_eq!(open_sealed(&bob, &mesh, &d), Err(OpenError::Mismatch), "another schedule's fire");
+        // An ordinary message cannot be replayed under a fire id.
+        let text = sealed(&mesh);
+        let mut replay = delivery(&alice, &bob, &text);
+        replay.id = crate::proto::fire_id(&text.id, 1_800_000_000_000).unwrap();
+        assert_eq!(open_sealed(&bob, &mesh, &replay), Err(OpenError::Mismatch));
     }
 
     #[test]

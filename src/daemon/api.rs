@@ -197,6 +197,11 @@ async fn coordinate(
         params = json!({});
     }
     let entry = mesh_of(daemon, &mut params)?;
+    if method == crate::proto::cmethod::SCHEDULE_CREATE {
+        let req = parse(params)?;
+        let link = daemon.link(&entry, &caller.session, caller.name.as_deref());
+        return link.schedule(req).await.map_err(|e| error_to_rpc(&e));
+    }
     let who = super::coord::Caller { session: &caller.session, name: caller.name.as_deref() };
     super::coord::dispatch(daemon, who, entry, method, params, out).await
 }

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::coord::{LinkCoord, Replay, Watch};
 use super::state::{Daemon, now_ms};
+use crate::client::schedule::ScheduleRequest;
 use crate::client::{ClientError, Event, MeshSession, Outgoing, SendReport};
 use crate::config::MeshEntry;
 use crate::proto::{
@@ -84,6 +85,7 @@ enum Cmd {
     Synced { reply: oneshot::Sender<bool> },
     CoordWrite { method: String, params: Value, reply: oneshot::Sender<Result<Value, ClientError>> },
     Watch { what: Watch, reply: oneshot::Sender<Result<Value, ClientError>> },
+    Schedule { req: ScheduleRequest, reply: oneshot::Sender<Result<Value, ClientError>> },
 }
 
 pub(super) struct LinkSpec {
@@ -194,6 +196,13 @@ impl LinkHandle {
     /// The broker's coordination notifications on this link (`state.changed` once each, in order).
     pub(super) fn subscribe_coord(&self) -> broadcast::Receiver<(String, Value)> {
         self.coord_events.subscribe()
+    }
+
+    /// `schedule.create` from the local API: seals the text as this session and creates the schedule.
+    pub(super) async fn schedule(&self, req: ScheduleRequest) -> Result<Value, ClientError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmds.send(Cmd::Schedule { req, reply }).map_err(|_| Self::gone())?;
+        rx.await.map_err(|_| Self::gone())?
     }
 
     /// Waits until the broker has pushed this session's backlog (`false` when offline or after `timeout`).
@@ -457,6 +466,16 @@ impl Link {
             Cmd::Watch { what, reply } => {
                 let conn = self.conn.as_mut().filter(|_| self.connected);
                 let result = self.coord.watch(conn, what).await;
+                let _ = reply.send(result);
+            }
+            Cmd::Schedule { req, reply } => {
+                let result = match self.peers().await {
+                    Ok((peers, _)) => match self.conn.as_mut() {
+                        Some(conn) => crate::client::schedule::create(conn, &peers, &req, now_ms()).await,
+                        None => Err(self.unreachable()),
+                    },
+                    Err(e) => Err(e),
+                };
                 let _ = reply.send(result);
             }
             Cmd::Synced { reply } => {

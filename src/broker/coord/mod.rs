@@ -9,6 +9,7 @@ mod context;
 pub(crate) mod lamport;
 mod memory;
 mod schedule;
+pub(crate) use schedule::enable_test_clock;
 mod state;
 mod stream;
 pub(crate) mod subs;
@@ -57,7 +58,7 @@ impl Ctx<'_> {
 /// True for every coordination method (so the connection routes it here, and answers `not_authenticated`
 /// for it before `auth.hello`).
 pub(crate) fn handles(method: &str) -> bool {
-    cmethod::REQUESTS.contains(&method)
+    cmethod::REQUESTS.contains(&method) || method == crate::proto::DEBUG_CLOCK_ADVANCE
 }
 
 /// Answers one coordination request.
@@ -71,6 +72,7 @@ pub(crate) async fn dispatch(ctx: &Ctx<'_>, method: &str, params: Value) -> Resu
         "stream" => stream::handle(ctx, method, params).await,
         "schedule" => schedule::handle(ctx, method, params).await,
         "clock" => clock::handle(ctx, method, params).await,
+        "debug" => schedule::advance(ctx, params).await,
         "access" | "mesh" => access::handle(ctx, method, params).await,
         _ => Err(RpcError::new(ErrorCode::MethodNotFound, format!("unknown method {method}"))),
     }
