@@ -109,6 +109,8 @@ fn reads_while_the_broker_is_down_come_from_the_cache_marked_stale() {
     assert_eq!((fresh["value"].clone(), fresh["stale"].clone()), (json!("green"), json!(false)), "{fresh}");
     let list = alice.ok("state.list", json!({"prefix": "b"}));
     assert_eq!(list["stale"], false);
+    let clock = alice.ok("clock.get", json!({}));
+    assert_eq!(clock["stale"], false, "{clock}");
 
     broker.kill();
     let cached = alice.ok("state.get", json!({"key": "build"}));
@@ -116,6 +118,8 @@ fn reads_while_the_broker_is_down_come_from_the_cache_marked_stale() {
     assert!(cached["cache_age_ms"].as_u64().is_some(), "{cached}");
     let list = alice.ok("state.list", json!({"prefix": "b"}));
     assert_eq!((list["stale"].clone(), list["entries"][0]["key"].clone()), (json!(true), json!("build")), "{list}");
+    let cached_clock = alice.ok("clock.get", json!({}));
+    assert_eq!((cached_clock["stale"].clone(), cached_clock["now_ms"].clone()), (json!(true), clock["now_ms"].clone()));
     // Other params were never answered: nothing to show.
     assert_eq!(code(&alice.call("state.list", json!({"prefix": "x"})).unwrap_err()), UNAVAILABLE);
 
