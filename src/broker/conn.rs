@@ -41,6 +41,8 @@ pub(crate) struct Settings {
     pub window: usize,
     pub max_recipients: usize,
     pub sweep_interval: Duration,
+    /// How long a task claim outlives its claimer's presence.
+    pub task_lease: Duration,
 }
 
 pub(crate) struct Shared {

@@ -49,5 +49,6 @@ fn default_settings() -> conn::Settings {
         window: 256,
         max_recipients: 1000,
         sweep_interval: Duration::from_secs(5),
+        task_lease: Duration::from_secs(60),
     }
 }

@@ -51,6 +51,9 @@ pub(crate) struct BrokerArgs {
     /// How long a disconnected peer stays present before others see `peer.left`.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub grace: Duration,
+    /// How long a claimed task stays claimed after its claimer was last present; then it reopens.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub task_lease: Duration,
     /// Interval of WebSocket pings to each connection.
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
     pub ping_interval: Duration,
@@ -182,6 +185,7 @@ fn settings(a: &BrokerArgs) -> conn::Settings {
         window: 256,
         max_recipients: 1000,
         sweep_interval: a.sweep_interval,
+        task_lease: a.task_lease,
     }
 }
 

@@ -32,6 +32,8 @@ pub(crate) struct Coord {
     pub access: access::AccessCache,
     pub timers: schedule::Timers,
     pub state: state::Feeds,
+    /// The last seq of each stream (streams are live only; the seqs restart with the broker).
+    pub streams: stream::Seqs,
 }
 
 /// Who is asking: the authenticated connection's mesh, session (peer), member and role.
