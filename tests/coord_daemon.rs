@@ -163,7 +163,7 @@ fn completing_another_session_s_task_sends_the_creator_a_task_message() {
     let mut found = Value::Null;
     assert!(
         wait_until(WAIT, || {
-            let inbox = pair.alice.json(&["inbox"]);
+            let inbox = alice.ok("inbox.list", json!({}));
             found = inbox["messages"]
                 .as_array()
                 .and_then(|m| m.iter().find(|m| m["body"] == expected.as_str()).cloned())
@@ -171,7 +171,7 @@ fn completing_another_session_s_task_sends_the_creator_a_task_message() {
             !found.is_null()
         }),
         "alice's inbox: {}",
-        pair.alice.json(&["inbox"])
+        alice.ok("inbox.list", json!({}))
     );
     assert_eq!(found["kind"], "task", "{found}");
     // The completer's own tasks send nothing.
