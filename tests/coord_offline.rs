@@ -179,8 +179,11 @@ fn a_queued_write_the_broker_refuses_is_reported_failed_and_later_ones_still_app
     broker.kill();
     queued(&alice.ok("state.set", json!({"key": "bad key with spaces", "value": 1})));
     queued(&alice.ok("state.set", json!({"key": "after", "value": "applied"})));
+    let (mut events, _) = Watcher::start(&pair.alice, "events.subscribe", json!({}));
     broker.restart();
     assert!(drained(&mut alice), "{}", coord_outbox(&mut alice));
+    let told = events.collect("coord.failed", |got| !got.is_empty());
+    assert_eq!(told.first().map(|n| n["params"]["key"].clone()), Some(json!("bad key with spaces")), "{told:?}");
     let outbox = coord_outbox(&mut alice);
     let failed = outbox["failed"].as_array().expect("failed list");
     assert_eq!(failed.len(), 1, "{outbox}");
