@@ -67,6 +67,19 @@ impl Listener {
         None
     }
 
+    /// A notification of `method` within `within`.
+    fn wait_for_within(&mut self, method: &str, within: Duration) -> Option<Value> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(msg) = self.line()
+                && msg["method"] == method
+            {
+                return Some(msg["params"].clone());
+            }
+        }
+        None
+    }
+
     /// The first notification of `method` whose params satisfy `wanted`.
     fn wait_for(&mut self, method: &str, wanted: impl Fn(&Value) -> bool) -> Option<Value> {
         let deadline = Instant::now() + WAIT;
@@ -198,4 +211,21 @@ fn state_unwatch_ends_only_the_callers_matching_watch() {
     assert_eq!(kept.wait_for("state.changed", |p| p["key"] == "u/2").map(|p| p["value"].clone()), Some(json!(2)));
     // The unwatched connection got nothing; anything it had been sent would be waiting in its socket by now.
     assert!(ended.line().is_none_or(|m| m["method"] != "state.changed"));
+}
+
+#[test]
+fn events_subscribe_alone_follows_state_changes() {
+    let broker = support::Broker::start();
+    let pair = mesh_of_two(&broker);
+    let mut bob = api(&pair.bob);
+    api(&pair.alice);
+    let (mut events, _) = Listener::start(&pair.alice, "events.subscribe", json!({}));
+    // The daemon makes its broker-side watch in the background: write until one change shows.
+    let mut n = 0;
+    let seen = wait_until(WAIT, || {
+        n += 1;
+        bob.ok("state.set", json!({"key": format!("dash/{n}"), "value": n}));
+        events.wait_for_within("state.changed", Duration::from_millis(300)).is_some()
+    });
+    assert!(seen, "events.subscribe never showed a state.changed");
 }

@@ -551,6 +551,7 @@ fn subscribe_events(
 ) -> Reply {
     let entry = mesh_of(daemon, &mut params)?;
     let mut notices = daemon.subscribe_notices();
+    super::coord::follow_state(daemon, &entry);
     let link = daemon.link(&entry, &caller.session, caller.name.as_deref());
     let status = link.status();
     // A link that has not finished its first attempt is `connecting`, not lost.

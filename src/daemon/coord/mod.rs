@@ -79,6 +79,17 @@ pub(super) async fn dispatch(
     }
 }
 
+/// `events.subscribe` shows state changes too: keeps the mesh's broker-side state watch (made at the next connect
+/// when the broker cannot be reached now).
+pub(super) fn follow_state(daemon: &Arc<Daemon>, entry: &MeshEntry) {
+    let link = daemon.link(entry, watch::WATCH_SESSION, None);
+    tokio::spawn(async move {
+        if let Err(e) = link.watch(Watch::State).await {
+            tracing::debug!(error = %e, "the state watch waits for the broker");
+        }
+    });
+}
+
 /// A read: fresh from the broker (and cached), or the cached answer while the broker cannot be reached.
 async fn read(
     daemon: &Arc<Daemon>,

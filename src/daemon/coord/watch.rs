@@ -16,7 +16,7 @@ use crate::proto::cmethod;
 use crate::proto::{ErrorCode, RpcError, encode_notification};
 
 /// The session whose link holds the mesh's broker-side watches.
-const WATCH_SESSION: &str = "cli";
+pub(super) const WATCH_SESSION: &str = "cli";
 /// Longest prefix / stream name a local watch takes (the broker's key and name limits are smaller).
 const MAX_NAME: usize = 256;
 
