@@ -209,6 +209,15 @@ fn state_unwatch_ends_only_the_callers_matching_watch() {
     alice.ok("state.set", json!({"key": "u/1", "value": 1}));
     alice.ok("state.set", json!({"key": "u/2", "value": 2}));
     assert_eq!(kept.wait_for("state.changed", |p| p["key"] == "u/2").map(|p| p["value"].clone()), Some(json!(2)));
+    // A connection holds at most 64 watches; the 65th is refused and the connection keeps serving.
+    let mut many = LocalApi::connect(&pair.alice, "cli", None);
+    for i in 0..64 {
+        many.ok("state.watch", json!({"prefix": format!("m/{i}")}));
+    }
+    let err = many.call("state.watch", json!({"prefix": "m/64"})).unwrap_err();
+    assert_eq!(err["code"], -32602, "{err}");
+    many.ok("state.unwatch", json!({"prefix": "m/0"}));
+    many.ok("state.watch", json!({"prefix": "m/64"}));
     // The unwatched connection got nothing; anything it had been sent would be waiting in its socket by now.
     assert!(ended.line().is_none_or(|m| m["method"] != "state.changed"));
 }

@@ -39,6 +39,29 @@ enum Kind {
 /// the caller's.
 static WATCHES: LazyLock<Mutex<Vec<LocalWatch>>> = LazyLock::new(|| Mutex::new(Vec::new()));
 
+/// Local watches one connection may hold, and the daemon in all.
+const PER_CONNECTION: usize = 64;
+const IN_ALL: usize = 4096;
+
+/// Refuses a watch past the limits (finished watches do not count).
+fn check_room(out: &mpsc::UnboundedSender<String>) -> Result<(), RpcError> {
+    let mut all = WATCHES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    all.retain(|w| !w.task.is_finished());
+    if all.iter().filter(|w| w.out.upgrade().is_some_and(|o| o.same_channel(out))).count() >= PER_CONNECTION {
+        return Err(RpcError::new(
+            ErrorCode::InvalidParams,
+            format!("a connection holds at most {PER_CONNECTION} watches; unwatch one first"),
+        ));
+    }
+    if all.len() >= IN_ALL {
+        return Err(RpcError::new(
+            ErrorCode::Unavailable,
+            format!("the daemon holds {IN_ALL} local watches, its limit; close some and try again"),
+        ));
+    }
+    Ok(())
+}
+
 fn register(out: &mpsc::UnboundedSender<String>, what: Kind, task: tokio::task::JoinHandle<()>) {
     let mut all = WATCHES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     all.retain(|w| !w.task.is_finished());
@@ -82,6 +105,7 @@ pub(super) async fn state(
     out: mpsc::UnboundedSender<String>,
 ) -> Result<Value, RpcError> {
     let prefix = text_param(&params, "prefix", false)?.unwrap_or_default();
+    check_room(&out)?;
     let link = daemon.link(entry, WATCH_SESSION, None);
     // Listen before the watch starts, so nothing falls between its answer and the first notification.
     let mut events = link.subscribe_coord();
@@ -135,6 +159,7 @@ pub(super) async fn stream(
     let Some(name) = text_param(&params, "name", true)? else {
         return Err(RpcError::new(ErrorCode::InvalidParams, "name is required"));
     };
+    check_room(&out)?;
     let link = daemon.link(entry, WATCH_SESSION, None);
     let mut events = link.subscribe_coord();
     let result = link
