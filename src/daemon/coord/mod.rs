@@ -164,6 +164,8 @@ fn max_lamport(value: &Value, depth: u8) -> Option<u64> {
             .iter()
             .filter_map(|(k, v)| match (k.as_str(), v) {
                 ("lamport" | "mesh_lamport", Value::Number(n)) => n.as_u64(),
+                // What users wrote (a state value, stream data) may hold anything, a `lamport` key included.
+                ("value" | "data" | "send", _) => None,
                 (_, Value::Object(_) | Value::Array(_)) => max_lamport(v, depth + 1),
                 _ => None,
             })
@@ -214,6 +216,10 @@ mod tests {
         assert_eq!(max_lamport(&json!({"tasks": [{"lamport": 2}, {"lamport": 9}], "mesh_lamport": 7}), 0), Some(9));
         assert_eq!(max_lamport(&json!({"value": {"lamport": "x"}}), 0), None);
         assert_eq!(max_lamport(&json!([1, 2]), 0), None);
+        // A user's value is not a stamp.
+        let entry = json!({"entry": {"lamport": 3, "value": {"lamport": 999_999_999}}, "data": {"lamport": 7}});
+        assert_eq!(max_lamport(&entry, 0), Some(3));
+        assert_eq!(max_lamport(&json!({"entries": [{"value": [{"lamport": 50}], "lamport": 2}]}), 0), Some(2));
     }
 
     #[test]
