@@ -128,7 +128,6 @@ pub(crate) mod cmethod {
 
     /// Writes the daemon may queue while the broker is unreachable (applied in order on reconnect, each with the
     /// Lamport stamp it got when it was made). Everything else either reads or needs the broker's answer now.
-    #[allow(dead_code)] // until the daemon's offline queue lands (same session)
     pub(crate) const QUEUEABLE: &[&str] = &[
         STATE_SET,
         STATE_DELETE,
@@ -142,7 +141,6 @@ pub(crate) mod cmethod {
     ];
 
     /// Reads the daemon answers from its cache (with `"stale": true`) while the broker is unreachable.
-    #[allow(dead_code)] // until the daemon's read cache lands (same session)
     pub(crate) const CACHEABLE: &[&str] = &[
         STATE_GET,
         STATE_LIST,
