@@ -312,7 +312,6 @@ async fn bad_params_are_invalid_params_and_the_connection_stays() {
 }
 
 #[tokio::test]
-#[ignore = "needs state.*"]
 async fn guest_writes_are_refused_with_the_missing_capability() {
     let b = Broker::start(&[]).await;
     let (owner, mut oc) = create_mesh(&b, "owner").await;
@@ -323,7 +322,19 @@ async fn guest_writes_are_refused_with_the_missing_capability() {
     assert_eq!(e.message, "forbidden: missing capability memory-write");
     let e = gc.err("task.create", json!({"title": "t"}), FORBIDDEN).await;
     assert_eq!(e.message, "forbidden: missing capability task-write");
+    let e = gc.err("context.share", json!({"summary": "s"}), FORBIDDEN).await;
+    assert_eq!(e.message, "forbidden: missing capability context-write");
+    let e = gc.err("stream.create", json!({"name": "logs"}), FORBIDDEN).await;
+    assert_eq!(e.message, "forbidden: missing capability stream-write");
+    let e = gc.err("clock.pause", json!({}), FORBIDDEN).await;
+    assert_eq!(e.message, "forbidden: missing capability clock-write");
+    // Reads stay open to guests.
     gc.ok("state.list", json!({})).await;
+    gc.ok("memory.recall", json!({})).await;
+    gc.ok("task.list", json!({})).await;
+    gc.ok("context.list", json!({})).await;
+    gc.ok("stream.list", json!({})).await;
+    gc.ok("clock.get", json!({})).await;
     oc.ok("access.grant", json!({"peer": "guest", "caps": ["state-write"]})).await;
     gc.ok("state.set", json!({"key": "k", "value": 1})).await;
 }

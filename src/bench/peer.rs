@@ -232,6 +232,7 @@ fn seal(
         body: &body,
         priority: Priority::Next,
         ttl_secs: None,
+        kind: "text",
     };
     let sealed = session.seal_message(peers, outgoing)?;
     let params = sealed.frames.into_iter().next().ok_or_else(|| ClientError::Protocol("nothing sealed".into()))?;

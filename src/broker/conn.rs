@@ -429,7 +429,8 @@ impl Conn {
             mesh: &a.mesh,
             peer: &a.peer,
             member: &a.member,
-            role: a.role,
+            // The role now, not at hello: a promotion or demotion counts from the next request.
+            role: super::coord::access::current_role(&self.shared, &a.mesh, &a.member, a.role),
         };
         super::coord::dispatch(&ctx, name, params).await
     }

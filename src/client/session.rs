@@ -93,6 +93,8 @@ pub(crate) struct Outgoing<'a> {
     pub body: &'a str,
     pub priority: Priority,
     pub ttl_secs: Option<u64>,
+    /// What the sealed body says it is: `text`, or `task` for a task-completed notice.
+    pub kind: &'a str,
 }
 
 /// An authenticated session: one live connection at a time, reconnected on demand under the same identity.
@@ -340,6 +342,11 @@ impl MeshSession {
         &self.hello
     }
 
+    /// Which connection this is (grows with every reconnect, including the ones a retried call makes).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
     pub(crate) fn identity(&self) -> &Identity {
         &self.identity
     }
@@ -476,7 +483,8 @@ impl MeshSession {
     ) -> Result<SendReport, ClientError> {
         check_body(body)?;
         let peers = self.peers().await?;
-        let outgoing = Outgoing { id: MessageId::generate(), sent_at_ms: now_ms(), to, body, priority, ttl_secs };
+        let outgoing =
+            Outgoing { id: MessageId::generate(), sent_at_ms: now_ms(), to, body, priority, ttl_secs, kind: "text" };
         self.send_to_peers(&peers, outgoing).await
     }
 
@@ -505,7 +513,7 @@ impl MeshSession {
     /// Resolves `to` among `peers`, seals the body once per verified recipient and splits the envelopes into
     /// `message.send` frames, all under one message id. Nothing is sent.
     pub(crate) fn seal_message(&mut self, peers: &[PeerInfo], out: Outgoing<'_>) -> Result<SealedMessage, ClientError> {
-        let Outgoing { id, sent_at_ms, to, body, priority, ttl_secs } = out;
+        let Outgoing { id, sent_at_ms, to, body, priority, ttl_secs, kind } = out;
         check_body(body)?;
         let me = self.identity.session_key();
         let targets = resolve(peers, to, &me)?;
@@ -520,7 +528,7 @@ impl MeshSession {
             v: 1,
             id: id.clone(),
             mesh: self.identity.mesh_id.clone(),
-            kind: "text".into(),
+            kind: kind.into(),
             body: body.to_string(),
             sent_at_ms,
         };

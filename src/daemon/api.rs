@@ -208,6 +208,12 @@ async fn coordinate(
 
 async fn status(daemon: &Daemon) -> Reply {
     let pending = daemon.store.run(|db| db.pending_count()).await.map_err(internal)?;
+    let coord = daemon.store.run(|db| db.coord_outbox_status()).await.map_err(internal)?;
+    let failed: Vec<Value> = coord
+        .failed
+        .iter()
+        .map(|f| json!({ "mesh_id": f.mesh_id, "method": f.method, "error": f.error, "at_ms": f.at_ms }))
+        .collect();
     let links: Vec<Value> = daemon
         .links()
         .iter()
@@ -225,6 +231,7 @@ async fn status(daemon: &Daemon) -> Reply {
         "embedded_broker": daemon.embedded_url,
         "links": links,
         "outbox_pending": pending,
+        "coord_outbox": { "queued": coord.queued, "failed": failed },
     }))
 }
 
@@ -261,6 +268,7 @@ async fn send(daemon: &Arc<Daemon>, caller: &Caller, params: Value) -> Reply {
         priority: priority.as_str().to_string(),
         ttl_secs: p.ttl_secs,
         created_at_ms: now_ms(),
+        kind: "text".into(),
     };
     let queued = row.clone();
     daemon.store.run(move |db| db.queue(&queued)).await.map_err(internal)?;
@@ -543,6 +551,7 @@ fn subscribe_events(
 ) -> Reply {
     let entry = mesh_of(daemon, &mut params)?;
     let mut notices = daemon.subscribe_notices();
+    super::coord::follow_state(daemon, &entry);
     let link = daemon.link(&entry, &caller.session, caller.name.as_deref());
     let status = link.status();
     // A link that has not finished its first attempt is `connecting`, not lost.

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+use super::coord::{LinkCoord, Replay, Watch};
 use super::state::{Daemon, now_ms};
 use crate::client::schedule::ScheduleRequest;
 use crate::client::{ClientError, Event, MeshSession, Outgoing, SendReport};
@@ -82,6 +83,8 @@ enum Cmd {
     Flush { waiter: Option<(String, oneshot::Sender<SendOutcome>)> },
     Receipt { ids: Vec<String>, state: &'static str, via: String },
     Synced { reply: oneshot::Sender<bool> },
+    CoordWrite { method: String, params: Value, reply: oneshot::Sender<Result<Value, ClientError>> },
+    Watch { what: Watch, reply: oneshot::Sender<Result<Value, ClientError>> },
     Schedule { req: ScheduleRequest, reply: oneshot::Sender<Result<Value, ClientError>> },
 }
 
@@ -104,6 +107,7 @@ pub(super) struct LinkHandle {
     peer_events: broadcast::Sender<(String, Value)>,
     status: watch::Receiver<LinkStatus>,
     presence: watch::Receiver<Status>,
+    coord_events: broadcast::Sender<(String, Value)>,
 }
 
 impl LinkHandle {
@@ -174,6 +178,26 @@ impl LinkHandle {
         }
     }
 
+    /// A queueable coordination write (`daemon::coord`): the broker's answer, or `{"queued": true, ...}`.
+    pub(super) async fn coord_write(&self, method: &str, params: Value) -> Result<Value, ClientError> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Cmd::CoordWrite { method: method.to_string(), params, reply };
+        self.cmds.send(cmd).map_err(|_| Self::gone())?;
+        rx.await.map_err(|_| Self::gone())?
+    }
+
+    /// Starts (or joins) this link's broker-side state watch or a stream subscription.
+    pub(super) async fn watch(&self, what: Watch) -> Result<Value, ClientError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmds.send(Cmd::Watch { what, reply }).map_err(|_| Self::gone())?;
+        rx.await.map_err(|_| Self::gone())?
+    }
+
+    /// The broker's coordination notifications on this link (`state.changed` once each, in order).
+    pub(super) fn subscribe_coord(&self) -> broadcast::Receiver<(String, Value)> {
+        self.coord_events.subscribe()
+    }
+
     /// `schedule.create` from the local API: seals the text as this session and creates the schedule.
     pub(super) async fn schedule(&self, req: ScheduleRequest) -> Result<Value, ClientError> {
         let (reply, rx) = oneshot::channel();
@@ -199,6 +223,7 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
     let (peer_events, _) = broadcast::channel(FANOUT);
     let (status_tx, status) = watch::channel(LinkStatus::default());
     let (presence_tx, presence) = watch::channel(Status::Idle);
+    let coord = LinkCoord::new();
     let handle = LinkHandle {
         slug: spec.entry.slug.clone(),
         session: spec.session.clone(),
@@ -209,6 +234,7 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
         peer_events: peer_events.clone(),
         status,
         presence,
+        coord_events: coord.events(),
     };
     let link = Link {
         spec,
@@ -233,6 +259,7 @@ pub(super) fn spawn(spec: LinkSpec) -> LinkHandle {
         paused: None,
         flush_retry_at: None,
         flush_backoff: FLUSH_RETRY_MIN,
+        coord,
     };
     tokio::spawn(link.run(rx, stop_rx));
     handle
@@ -265,6 +292,8 @@ struct Link {
     /// reconnect, e.g. once a recipient drains its queue).
     flush_retry_at: Option<Instant>,
     flush_backoff: Duration,
+    /// Coordination: queued writes, the state watch, stream subscriptions (`daemon::coord`).
+    coord: LinkCoord,
 }
 
 impl Link {
@@ -287,9 +316,14 @@ impl Link {
                 _ = tokio::time::sleep_until(self.retry_at), if !self.connected => self.connect().await,
                 _ = tokio::time::sleep_until(self.flush_retry_at.unwrap_or(self.retry_at)),
                     if self.connected && self.flush_retry_at.is_some() => self.flush(None).await,
+                _ = tokio::time::sleep_until(self.coord.retry_at.unwrap_or(self.retry_at)),
+                    if self.connected && self.coord.retry_at.is_some() => {
+                    self.coord_replay().await;
+                }
                 _ = idle.tick() => {
                     if self.spec.session != "cli"
                         && !self.outbox_waiting
+                        && !self.coord.busy()
                         && self.deliveries.receiver_count() == 0
                         && self.peer_events.receiver_count() == 0
                         && self.last_used.elapsed() > IDLE
@@ -358,6 +392,7 @@ impl Link {
                 self.peers = None;
                 self.backoff = BACKOFF_MIN;
                 self.set_status(true, None);
+                self.coord_reconnected().await;
                 self.flush(None).await;
                 let receipts = std::mem::take(&mut self.receipts);
                 for (ids, state, via) in receipts {
@@ -384,6 +419,14 @@ impl Link {
     }
 
     async fn handle(&mut self, cmd: Cmd) {
+        self.serve(cmd).await;
+        // A call retried on a fresh connection reconnected under the link: replay and watch there too.
+        if self.connected && self.conn.as_ref().is_some_and(|c| c.generation() != self.coord.generation) {
+            self.coord_reconnected().await;
+        }
+    }
+
+    async fn serve(&mut self, cmd: Cmd) {
         // A verb asking is a reason to try now rather than wait out the backoff (at most a few times a second).
         let wants_broker = !matches!(cmd, Cmd::Receipt { .. });
         if wants_broker && !self.connected && self.last_attempt.elapsed() > RETRY_ON_DEMAND {
@@ -416,6 +459,15 @@ impl Link {
                     self.receipts.push((ids, state, via));
                 }
             }
+            Cmd::CoordWrite { method, params, reply } => {
+                let result = self.coord_write(&method, params).await;
+                let _ = reply.send(result);
+            }
+            Cmd::Watch { what, reply } => {
+                let conn = self.conn.as_mut().filter(|_| self.connected);
+                let result = self.coord.watch(conn, what).await;
+                let _ = reply.send(result);
+            }
             Cmd::Schedule { req, reply } => {
                 let result = match self.peers().await {
                     Ok((peers, _)) => match self.conn.as_mut() {
@@ -437,6 +489,40 @@ impl Link {
                 }
             }
         }
+    }
+
+    /// After a connect: the session's queued coordination writes go first, then the watches come back.
+    async fn coord_reconnected(&mut self) {
+        let Some(conn) = self.conn.as_mut() else { return };
+        self.coord.generation = conn.generation();
+        self.coord_replay().await;
+        let Some(conn) = self.conn.as_mut() else { return };
+        self.coord.reconnected(conn).await;
+        self.coord.generation = conn.generation();
+    }
+
+    /// Sends the session's queued coordination writes (`daemon::coord::replay`).
+    async fn coord_replay(&mut self) -> Replay {
+        let Some(conn) = self.conn.as_mut().filter(|_| self.connected) else { return Replay::Stopped };
+        let (daemon, entry, session) = (&self.spec.daemon, &self.spec.entry, &self.spec.session);
+        let replay = super::coord::replay(daemon, entry, session, self.spec.name.as_deref(), conn).await;
+        self.coord.replayed(replay);
+        replay
+    }
+
+    /// A queueable write goes live only behind every queued write of this session; unreachable, it is queued.
+    async fn coord_write(&mut self, method: &str, params: Value) -> Result<Value, ClientError> {
+        if self.connected
+            && self.coord_replay().await == Replay::Done
+            && let Some(conn) = self.conn.as_mut()
+        {
+            match conn.call_retrying::<Value, Value>(method, &params).await {
+                Err(e) if super::coord::offline(&e) => {}
+                other => return other,
+            }
+        }
+        self.coord.waiting = true;
+        super::coord::queue(&self.spec.daemon, &self.spec.entry, &self.spec.session, method, params).await
     }
 
     /// `inbox.sync`: the broker pushes what was committed for us before it answers; then store it. A broker
@@ -603,6 +689,7 @@ impl Link {
             body: &row.body,
             priority,
             ttl_secs: row.ttl_secs,
+            kind: &row.kind,
         };
         let Some(conn) = self.conn.as_mut() else { return Err(self.unreachable()) };
         match conn.send_to_peers(&peers, out.clone()).await {
@@ -660,6 +747,9 @@ impl Link {
                 Event::Notification { method: m, params } if m == method::MESH_RENAMED => {
                     let name = params.get("name").and_then(Value::as_str);
                     self.spec.daemon.refresh_entry(&self.spec.entry.id, name, None);
+                }
+                Event::Notification { method: m, params } if super::coord::is_notification(&m) => {
+                    self.coord.on_notification(&self.spec.daemon, &self.spec.entry, &m, params);
                 }
                 Event::Notification { .. } => {}
                 Event::Closed { code, reason, .. } => self.on_closed(code, reason),

@@ -144,6 +144,12 @@ impl Daemon {
                 return;
             }
         };
+        // Sessions with queued coordination writes replay them on connect, like queued sends.
+        let coord = self.store.run(|db| db.coord_pending_sessions()).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the coordination outbox");
+            Vec::new()
+        });
+        let sessions: std::collections::BTreeSet<(String, String)> = sessions.into_iter().chain(coord).collect();
         let config = match Config::load(&self.home) {
             Ok(c) => c,
             Err(e) => {

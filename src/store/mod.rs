@@ -3,8 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+mod coord;
 mod outbox;
 
+pub(crate) use coord::{CoordRow, QueueError};
 pub(crate) use outbox::{OutboxRow, OutboxState};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -69,7 +71,7 @@ pub(crate) enum Filter {
     Unsurfaced,
 }
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS inbox (
@@ -193,6 +195,9 @@ impl Inbox {
             }
             if version < 2 {
                 tx.execute_batch(SCHEMA_V2)?;
+            }
+            if version < 3 {
+                tx.execute_batch(coord::SCHEMA_V3)?;
             }
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             tx.commit()?;
@@ -340,6 +345,7 @@ impl Inbox {
         let n = tx.execute("DELETE FROM inbox WHERE mesh_id = ?1", params![mesh_id])?;
         tx.execute("DELETE FROM outbox WHERE mesh_id = ?1", params![mesh_id])?;
         tx.commit()?;
+        self.coord_forget_mesh(mesh_id)?;
         Ok(n)
     }
 

@@ -15,6 +15,8 @@ pub(crate) struct OutboxRow {
     pub priority: String,
     pub ttl_secs: Option<u64>,
     pub created_at_ms: u64,
+    /// The sealed body's kind: `text`, or `task` (a task-completed notice).
+    pub kind: String,
 }
 
 /// Where a queued send stands.
@@ -31,8 +33,8 @@ impl Inbox {
     /// Queues a send (idempotent on the message id).
     pub(crate) fn queue(&mut self, row: &OutboxRow) -> Result<(), StoreError> {
         self.conn().execute(
-            "INSERT OR IGNORE INTO outbox (mesh_id, session, msg_id, to_spec, body, priority, ttl_secs, created_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT OR IGNORE INTO outbox (mesh_id, session, msg_id, to_spec, body, priority, ttl_secs, created_at_ms,
+             kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 row.mesh_id,
                 row.session,
@@ -41,7 +43,8 @@ impl Inbox {
                 row.body,
                 row.priority,
                 row.ttl_secs.map(to_sql),
-                to_sql(row.created_at_ms)
+                to_sql(row.created_at_ms),
+                row.kind
             ],
         )?;
         Ok(())
@@ -59,7 +62,7 @@ impl Inbox {
     /// A session's pending sends of one mesh, oldest first.
     pub(crate) fn pending(&mut self, mesh_id: &str, session: &str) -> Result<Vec<OutboxRow>, StoreError> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT mesh_id, session, msg_id, to_spec, body, priority, ttl_secs, created_at_ms FROM outbox
+            "SELECT mesh_id, session, msg_id, to_spec, body, priority, ttl_secs, created_at_ms, kind FROM outbox
              WHERE mesh_id = ?1 AND session = ?2 AND state = 'pending' ORDER BY seq",
         )?;
         let rows = stmt.query_map(params![mesh_id, session], |r| {
@@ -72,6 +75,7 @@ impl Inbox {
                 priority: r.get(5)?,
                 ttl_secs: r.get::<_, Option<i64>>(6)?.map(from_sql),
                 created_at_ms: from_sql(r.get(7)?),
+                kind: r.get(8)?,
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -135,6 +139,7 @@ mod tests {
             priority: "next".into(),
             ttl_secs: None,
             created_at_ms: 1,
+            kind: "text".into(),
         }
     }
 

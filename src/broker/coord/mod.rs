@@ -1,7 +1,6 @@
 //! The coordination primitives on the broker: request routing by method family, the per-request context
 //! (who asks, in which mesh, with which role), schema parts, and the background loops (schedules, task leases).
 //! Each primitive lives in its own file with its own `migrate` and `handle`; docs/coordination.md is the contract.
-#![allow(dead_code)] // TEMPORARY while the primitives are being filled in; removed before issue 6 closes.
 
 pub(crate) mod access;
 mod clock;

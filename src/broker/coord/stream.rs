@@ -162,7 +162,7 @@ async fn subscribe(ctx: &Ctx<'_>, p: StreamNameParams) -> Result<Value, RpcError
     }
     // Subscribing under the seq lock: the seq answered is exactly the one before the first item this gets.
     let seqs = ctx.shared.coord.streams.map();
-    ctx.shared.coord.subs.add(ctx.mesh, ctx.conn, ctx.peer, &topic(&p.name), ctx.out);
+    ctx.shared.coord.subs.add(ctx.mesh, ctx.conn, &topic(&p.name), ctx.out);
     let seq = seqs.get(&(ctx.mesh.clone(), p.name.clone())).copied().unwrap_or(0);
     drop(seqs);
     to_value(&StreamSubscribed { name: p.name, seq })

@@ -7,11 +7,10 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::mpsc;
 
 use crate::broker::hub::Outbound;
-use crate::proto::{KeyHex, MeshId};
+use crate::proto::MeshId;
 
 struct Sub {
     conn: u64,
-    peer: KeyHex,
     topic: String,
     out: mpsc::Sender<Outbound>,
 }
@@ -36,12 +35,13 @@ impl Subs {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Subscribes connection `conn` (peer `peer`) to `topic` in `mesh`; a repeated subscription is one.
-    pub(crate) fn add(&self, mesh: &MeshId, conn: u64, peer: &KeyHex, topic: &str, out: &mpsc::Sender<Outbound>) {
+    /// Subscribes connection `conn` to `topic` in `mesh`; a repeated subscription is one. (A kicked or banned
+    /// member's subscriptions end with its connections, which the broker closes.)
+    pub(crate) fn add(&self, mesh: &MeshId, conn: u64, topic: &str, out: &mpsc::Sender<Outbound>) {
         let mut map = self.map();
         let subs = map.entry(mesh.clone()).or_default();
         if !subs.iter().any(|s| s.conn == conn && s.topic == topic) {
-            subs.push(Sub { conn, peer: *peer, topic: topic.to_string(), out: out.clone() });
+            subs.push(Sub { conn, topic: topic.to_string(), out: out.clone() });
         }
     }
 
@@ -61,13 +61,6 @@ impl Subs {
             subs.retain(|s| s.conn != conn);
             !subs.is_empty()
         });
-    }
-
-    /// Ends every subscription of a peer in a mesh (kicked, banned, left).
-    pub(crate) fn drop_peer(&self, mesh: &MeshId, peer: &KeyHex) {
-        if let Some(subs) = self.map().get_mut(mesh) {
-            subs.retain(|s| &s.peer != peer);
-        }
     }
 
     /// Number of subscriptions in a mesh whose topic `matches`.
@@ -110,12 +103,11 @@ mod tests {
     fn publish_reaches_matching_connections_once_and_ends_with_them() {
         let subs = Subs::default();
         let mesh = MeshId::generate();
-        let peer = KeyHex([7; 32]);
         let (tx1, mut rx1) = mpsc::channel(8);
         let (tx2, mut rx2) = mpsc::channel(1);
-        subs.add(&mesh, 1, &peer, "state:", &tx1);
-        subs.add(&mesh, 1, &peer, "state:a", &tx1);
-        subs.add(&mesh, 2, &peer, "stream:x", &tx2);
+        subs.add(&mesh, 1, "state:", &tx1);
+        subs.add(&mesh, 1, "state:a", &tx1);
+        subs.add(&mesh, 2, "stream:x", &tx2);
         let p = subs.publish(&mesh, None, |t| t.starts_with("state:"), "hi");
         assert_eq!(p, Published { sent: 1, lagged: 0 });
         assert!(matches!(rx1.try_recv(), Ok(Outbound::Text(t)) if t == "hi"));

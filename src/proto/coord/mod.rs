@@ -1,7 +1,6 @@
 //! Wire types of the coordination primitives (state, memory, tasks, contexts, streams, schedules, clock, access):
 //! method names, shared types (capabilities, Lamport stamps) and each primitive's params/results in its own file.
 //! The contract is docs/coordination.md; docs/protocol.md lists the methods.
-#![allow(dead_code)] // TEMPORARY while the primitives are being filled in; removed before issue 6 closes.
 
 mod access;
 mod clock;

@@ -10,8 +10,6 @@ use crate::proto::{MessageId, SendParams};
 pub(crate) const SCHEDULE_KIND: &str = "schedule";
 /// Active schedules one member may hold in a mesh.
 pub(crate) const MAX_ACTIVE_PER_MEMBER: u64 = 100;
-/// Shortest time between two fires of a cron schedule.
-pub(crate) const MIN_CRON_GAP_MS: u64 = 60_000;
 /// Furthest ahead a one-shot may be due (10 years).
 pub(crate) const MAX_AHEAD_MS: u64 = 10 * 366 * 24 * 3_600_000;
 /// How far in the past `at_ms` may lie (clock skew); it then fires at once.

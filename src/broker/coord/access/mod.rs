@@ -50,13 +50,6 @@ pub(crate) fn current_role(shared: &Shared, mesh: &MeshId, member: &KeyHex, at_h
     }
 }
 
-impl Ctx<'_> {
-    /// The caller's role now (`ctx.role` is the role it had at `auth.hello`).
-    pub(crate) fn current_role(&self) -> Role {
-        current_role(self.shared, self.mesh, self.member, self.role)
-    }
-}
-
 /// True once the member was removed from the mesh (kicked, banned, left, or the mesh deleted) while this
 /// connection was open: the connection answers `not_member` and closes.
 pub(crate) fn is_removed(shared: &Shared, mesh: &MeshId, member: &KeyHex) -> bool {

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::store;
 use crate::broker::conn::Shared;
 use crate::broker::hub::Outbound;
-use crate::proto::{KeyHex, MeshId, StateChanged, cmethod, encode_notification};
+use crate::proto::{MeshId, StateChanged, cmethod, encode_notification};
 
 /// Changes read from the log per round trip.
 const CHUNK: u32 = 1_000;
@@ -33,7 +33,6 @@ fn matches(topic: &str, key: &str) -> bool {
 /// A watch answered but not yet joined (it joins right after its reply is queued).
 struct Pending {
     mesh: MeshId,
-    peer: KeyHex,
     prefix: String,
     after: u64,
     out: mpsc::Sender<Outbound>,
@@ -133,7 +132,6 @@ pub(super) async fn prepare(
     shared: &Arc<Shared>,
     mesh: &MeshId,
     conn: u64,
-    peer: &KeyHex,
     prefix: &str,
     since: Option<u64>,
     out: &mpsc::Sender<Outbound>,
@@ -151,7 +149,7 @@ pub(super) async fn prepare(
             after = published;
         }
     }
-    let pending = Pending { mesh: mesh.clone(), peer: *peer, prefix: prefix.to_string(), after, out: out.clone() };
+    let pending = Pending { mesh: mesh.clone(), prefix: prefix.to_string(), after, out: out.clone() };
     locked(&shared.coord.state.pending).insert(conn, pending);
     Some((published, resync))
 }
@@ -181,7 +179,7 @@ pub(crate) async fn after_reply(shared: &Arc<Shared>, conn: u64) {
         }
         after = last;
     }
-    shared.coord.subs.add(&p.mesh, conn, &p.peer, &topic(&p.prefix), &p.out);
+    shared.coord.subs.add(&p.mesh, conn, &topic(&p.prefix), &p.out);
 }
 
 async fn send(out: &mpsc::Sender<Outbound>, ch: &StateChanged) -> bool {

@@ -139,7 +139,7 @@ async fn delete(ctx: &Ctx<'_>, p: StateDeleteParams) -> Result<Value, RpcError> 
 async fn watch(ctx: &Ctx<'_>, p: StateWatchParams) -> Result<Value, RpcError> {
     ctx.require(Capability::StateRead)?;
     let prefix = p.prefix.unwrap_or_default();
-    let (seq, resync) = feed::prepare(ctx.shared, ctx.mesh, ctx.conn, ctx.peer, prefix.as_str(), p.since_seq, ctx.out)
+    let (seq, resync) = feed::prepare(ctx.shared, ctx.mesh, ctx.conn, prefix.as_str(), p.since_seq, ctx.out)
         .await
         .ok_or_else(|| RpcError::new(ErrorCode::Unavailable, "the change log is unavailable; try again"))?;
     to_value(&StateWatchResult { seq, resync })
