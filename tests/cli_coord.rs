@@ -299,7 +299,6 @@ impl Lines {
 }
 
 #[test]
-#[ignore = "needs the daemon's watches (cdaemon)"]
 fn state_watch_prints_another_peers_changes_as_json_lines_until_sigterm() {
     let broker = Broker::start();
     let pair = mesh_of_two(&broker);
@@ -333,7 +332,6 @@ fn state_watch_prints_another_peers_changes_as_json_lines_until_sigterm() {
 }
 
 #[test]
-#[ignore = "needs the daemon's stream subscriptions (cdaemon)"]
 fn stream_subscribe_prints_what_another_peer_publishes_until_ctrl_c() {
     let broker = Broker::start();
     let pair = mesh_of_two(&broker);
@@ -363,7 +361,6 @@ fn stream_subscribe_prints_what_another_peer_publishes_until_ctrl_c() {
 }
 
 #[test]
-#[ignore = "needs the daemon's cache and outbox (cdaemon)"]
 fn reads_come_from_the_cache_and_writes_queue_while_the_broker_is_down() {
     let mut broker = Broker::start();
     let pair = mesh_of_two(&broker);
