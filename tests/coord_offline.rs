@@ -82,6 +82,7 @@ fn offline_writes_are_queued_with_stamps_and_writes_that_need_the_broker_fail_fa
         ("stream.publish", json!({"name": "logs", "data": 1})),
         ("state.get", json!({"key": "never-read"})),
         ("state.watch", json!({})),
+        ("schedule.create", json!({"to": "self", "message": "stand-up", "in_ms": 600_000})),
     ] {
         let started = Instant::now();
         let err = alice.call(method, params).expect_err(method);

@@ -200,7 +200,10 @@ async fn coordinate(
     if method == crate::proto::cmethod::SCHEDULE_CREATE {
         let req = parse(params)?;
         let link = daemon.link(&entry, &caller.session, caller.name.as_deref());
-        return link.schedule(req).await.map_err(|e| error_to_rpc(&e));
+        // Sealing needs the roster and the broker's answer now: never queued, unavailable when unreachable.
+        return link.schedule(req).await.map_err(|e| {
+            if super::coord::offline(&e) { super::coord::needs_broker(method, &e) } else { error_to_rpc(&e) }
+        });
     }
     let who = super::coord::Caller { session: &caller.session, name: caller.name.as_deref() };
     super::coord::dispatch(daemon, who, entry, method, params, out).await

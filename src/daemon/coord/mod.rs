@@ -193,7 +193,7 @@ fn reason(e: &ClientError) -> String {
     }
 }
 
-fn needs_broker(method: &str, e: &ClientError) -> RpcError {
+pub(super) fn needs_broker(method: &str, e: &ClientError) -> RpcError {
     RpcError::new(
         ErrorCode::Unavailable,
         format!("{method} needs the broker, which cannot be reached ({}); try again once it is back", reason(e)),
