@@ -554,7 +554,7 @@ pub(crate) struct StateSetArgs {
     pub key: String,
     /// The value: JSON when it parses (`42`, `true`, `{"a":1}`, `"quoted"`), else the text as a string (several
     /// words are joined with spaces).
-    #[arg(required = true, num_args = 1.., value_name = "VALUE")]
+    #[arg(required = true, num_args = 1.., value_name = "VALUE", allow_negative_numbers = true)]
     pub value: Vec<String>,
     /// Write only if the key's version is exactly N (0: only if the key does not exist); else exit 6.
     #[arg(long, value_name = "N")]
@@ -724,7 +724,11 @@ pub(crate) enum StreamAction {
     /// Create a stream (1-64 characters of a-z 0-9 . _ -).
     Create { name: String },
     /// Publish to a stream: DATA is JSON when it parses, else a string.
-    Publish { name: String, data: String },
+    Publish {
+        name: String,
+        #[arg(allow_negative_numbers = true)]
+        data: String,
+    },
     /// Print what is published to a stream until Ctrl-C (one JSON object per line with --json).
     Subscribe { name: String },
     /// List the mesh's streams.
@@ -905,6 +909,22 @@ mod tests {
         assert_eq!(parse_duration("1s").unwrap(), Duration::from_secs(1));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn state_set_takes_negative_numbers_and_joins_words() {
+        let cli = Cli::try_parse_from(["cm", "state", "set", "k", "-5", "--if-version", "2"]).unwrap();
+        match cli.command {
+            Some(Command::State { action: StateAction::Set(a) }) => {
+                assert_eq!(a.value, vec!["-5"]);
+                assert_eq!(a.if_version, Some(2));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(["cm", "state", "set", "k", "ship", "it"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::State { action: StateAction::Set(a) }) if a.value == ["ship", "it"])
+        );
     }
 
     #[test]
