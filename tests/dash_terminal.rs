@@ -1,6 +1,7 @@
 //! The dashboard end to end: two real peers (two homes, a real broker, real daemons), `claudemesh dash` in tmux for
 //! one of them. A message typed in the compose box reaches the other, and its receipt moves on screen: delivered
-//! when the other daemon stores it, read when the other side runs `claudemesh inbox`. Condition waits only. Needs
+//! when the other daemon stores it, read when the other side runs `claudemesh inbox`; the shared panes show what
+//! the other peer wrote with the CLI, live. Condition waits only. Needs
 //! tmux (`.ci/run` installs it); without it the test fails.
 
 mod support;
@@ -104,6 +105,65 @@ fn a_broker_outage_shows_reconnecting_then_reconnected_which_goes_away() {
     assert!(
         wait_until(WAIT, || !pane.screen().contains("Reconnected.") && !pane.screen().contains("Reconnecting")),
         "the reconnected line stayed:\n{}",
+        pane.screen()
+    );
+    pane.keys("q");
+}
+
+/// The shared panes on a real mesh: bob writes state, a task and a memory with the CLI; alice's dashboard shows
+/// them on panes 2, 3 and 4, and a state change bob makes while she looks arrives without a key press.
+#[test]
+fn shared_panes_show_the_mesh_state_tasks_and_memory_search() {
+    require_tmux();
+    let broker = Broker::start();
+    let pair = mesh_of_two(&broker);
+    let (_stop_alice, _stop_bob) = (StopDaemon(&pair.alice), StopDaemon(&pair.bob));
+    for args in [
+        &["state", "set", "deploy/target", "staging"][..],
+        &["task", "create", "Fix the flaky login test", "--tag", "ci"][..],
+        &["remember", "The login test is flaky because the mock clock drifts", "--tag", "ci"][..],
+    ] {
+        let out = pair.bob.run(args);
+        assert!(out.status.success(), "bob {args:?}: {}", describe(&out));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "CLAUDEMESH_HOME={home} LANG=C.UTF-8 TERM=xterm-256color {bin} dash; sleep 30",
+        home = pair.alice.path().display(),
+        bin = bin(),
+    );
+    let pane = Pane::start_sized(dir.path(), &script, 120, 32);
+    assert!(wait_until(WAIT, || pane.screen().contains("bob")), "no dashboard:\n{}", pane.screen());
+
+    pane.keys("2");
+    assert!(
+        wait_until(WAIT, || pane.line_with("deploy/target").is_some_and(|l| l.contains("staging"))),
+        "no state on pane 2:\n{}",
+        pane.screen()
+    );
+    let out = pair.bob.run(&["state", "set", "deploy/target", "production"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        wait_until(WAIT, || pane.line_with("deploy/target").is_some_and(|l| l.contains("production"))),
+        "the change did not arrive live:\n{}",
+        pane.screen()
+    );
+
+    pane.keys("3");
+    assert!(
+        wait_until(WAIT, || pane.line_with("Fix the flaky login test").is_some_and(|l| l.contains("open"))),
+        "no task on pane 3:\n{}",
+        pane.screen()
+    );
+
+    pane.keys("4");
+    pane.keys("/");
+    pane.type_text("mock clock");
+    pane.keys("Enter");
+    assert!(
+        wait_until(WAIT, || pane.line_with("mock clock drifts").is_some_and(|l| l.contains("bob"))),
+        "no memory found on pane 4:\n{}",
         pane.screen()
     );
     pane.keys("q");
