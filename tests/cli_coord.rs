@@ -436,6 +436,9 @@ fn grant_and_revoke_change_what_a_member_may_do_on_its_next_call() {
     assert_eq!(listed["next"], Value::Null, "{listed}");
     let bob = members.iter().find(|m| m["name"] == "bob").expect("bob listed");
     assert_eq!(bob["role"], "member", "{listed}");
+    // The owner is listed under the name its sessions go by, not a placeholder.
+    let alice = members.iter().find(|m| m["role"] == "owner").expect("the owner listed");
+    assert_eq!(alice["name"], "alice", "{listed}");
     let text = stdout(&pair.alice.run(&["access", "list"]));
     assert!(text.contains("owner") && text.contains("bob") && text.contains("clock-write"), "{text}");
     // The clock needs clock-write, which members lack until it is granted.

@@ -24,13 +24,18 @@ pub(super) fn migrate(c: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// A member's rights and the name it joined with; `None` when the key is not a member of the mesh.
+/// A member's rights and its name — the display name of its most recently seen session, else the name it joined
+/// with (the owner joins with none: "owner"); `None` when the key is not a member of the mesh.
 pub(super) fn load(c: &Connection, mesh: &MeshId, member: &KeyHex) -> Result<Option<(Rights, String)>, StoreError> {
     let (m, k) = (mesh.as_str(), member.to_string());
     let row: Option<(String, String)> = c
-        .query_row("SELECT role, name FROM members WHERE mesh_id=?1 AND member_key=?2", params![m, k], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT role, COALESCE((SELECT p.name FROM peers p WHERE p.mesh_id = members.mesh_id
+                 AND p.member_key = members.member_key ORDER BY p.last_seen DESC LIMIT 1), name)
+             FROM members WHERE mesh_id=?1 AND member_key=?2",
+            params![m, k],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?;
     let Some((role, name)) = row else { return Ok(None) };
     let Some(role) = Role::parse(&role) else { return Ok(None) };
@@ -298,7 +303,8 @@ mod tests {
         let (rights, name) = load(&c, &mesh, &key(2)).expect("load").expect("member");
         assert_eq!(
             (rights.granted, rights.revoked, name.as_str()),
-            (CapSet::of(&[Capability::ClockWrite]), CapSet::of(&[Capability::Dm]), "worker")
+            // The name its session goes by wins over the one it joined with.
+            (CapSet::of(&[Capability::ClockWrite]), CapSet::of(&[Capability::Dm]), "worker-laptop")
         );
 
         let b = Ban { member: &key(5), name: "gone", role: Role::Guest, by: &key(1), now: 1 };
