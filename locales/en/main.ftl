@@ -412,3 +412,13 @@ err-bench-broker-ready = The broker started for the load run did not report read
 hint-bench-broker = Run claudemesh broker yourself to see why, or pass --broker URL to use a running broker.
 err-bench-setup-timeout = Setting up the load run's mesh took longer than its { $secs } s timeout.
 err-bench-missing-peers = After set-up a peer sees { $seen } peers in the mesh, but { $expected } joined.
+
+# bench recall / bench state
+bench-recall-title = Recall run: { $memories } memories stored in { $secs } s ({ $rate }/s), { $queries } queries, { $hits } notes per query on average, { $empty } found nothing.
+bench-row-recall = memory.recall (round trip)
+bench-state-title = State run: { $sets } sets in { $secs } s ({ $rate }/s of { $target }/s asked) from { $writers } writers; { $complete } of { $watchers } watchers got every change.
+bench-row-state-set = state.set (round trip)
+bench-row-state-lag = set sent → watcher notified
+bench-state-ok = Every watcher got every change once, in order.
+err-bench-state-failed = The state run broke a guarantee: { $missing } changes missed, { $duplicates } duplicated, { $disorder } out of order, { $errors } sets failed.
+err-bench-coord-errors = { $count } requests of the run failed.

@@ -412,3 +412,13 @@ err-bench-broker-ready = El broker iniciado para la prueba de carga no estuvo li
 hint-bench-broker = Ejecuta claudemesh broker tú mismo para ver por qué, o pasa --broker URL para usar un broker en marcha.
 err-bench-setup-timeout = Preparar la malla de la prueba de carga tardó más que su límite de { $secs } s.
 err-bench-missing-peers = Tras la preparación un par ve { $seen } pares en la malla, pero se unieron { $expected }.
+
+# bench recall / bench state
+bench-recall-title = Prueba de recall: { $memories } memorias guardadas en { $secs } s ({ $rate }/s), { $queries } consultas, { $hits } notas por consulta de media, { $empty } sin resultados.
+bench-row-recall = memory.recall (ida y vuelta)
+bench-state-title = Prueba de estado: { $sets } escrituras en { $secs } s ({ $rate }/s de { $target }/s pedidas) desde { $writers } escritores; { $complete } de { $watchers } observadores recibieron cada cambio.
+bench-row-state-set = state.set (ida y vuelta)
+bench-row-state-lag = escritura enviada → observador notificado
+bench-state-ok = Cada observador recibió cada cambio una vez, en orden.
+err-bench-state-failed = La prueba de estado rompió una garantía: { $missing } cambios perdidos, { $duplicates } duplicados, { $disorder } fuera de orden, { $errors } escrituras fallidas.
+err-bench-coord-errors = Fallaron { $count } peticiones de la prueba.
