@@ -78,7 +78,8 @@ async fn recall(ctx: &Ctx<'_>, p: MemoryRecallParams) -> Result<Value, RpcError>
     if p.author.as_ref().is_some_and(|a| a.is_empty() || a.len() > MEMORY_AUTHOR_MAX) {
         return Err(invalid(format!("author must be 1 to {MEMORY_AUTHOR_MAX} bytes")));
     }
-    let expr = query::match_expr(&query);
+    let words = query::words_expr(&query);
+    let expr = words.as_deref().map(|w| query::match_expr(ctx.mesh, w));
     let mesh = ctx.mesh.clone();
     let q = store::Recall {
         mesh: mesh.clone(),

@@ -17,8 +17,9 @@ pub(super) fn migrate(c: &Connection) -> rusqlite::Result<()> {
             CREATE INDEX memories_recent ON memories(mesh_id, created_at_ms) WHERE forgotten = 0;
             CREATE TABLE memory_tags(mesh_id TEXT NOT NULL, tag TEXT NOT NULL, rid INTEGER NOT NULL,
                 PRIMARY KEY(mesh_id, tag, rid)) WITHOUT ROWID;
-            CREATE VIRTUAL TABLE memory_fts USING fts5(text, tags, content='', contentless_delete=1,
+            CREATE VIRTUAL TABLE memory_fts USING fts5(text, tags, mesh, content='', contentless_delete=1,
                 tokenize='unicode61 remove_diacritics 2');
+            INSERT INTO memory_fts(memory_fts, rank) VALUES ('rank', 'bm25(1.0, 1.0, 0.0)');
             CREATE TABLE memory_meta(mesh_id TEXT PRIMARY KEY, notes INTEGER NOT NULL);",
         )?;
         super::super::set_part_version(c, "memory", 1)?;
@@ -130,10 +131,11 @@ pub(super) fn remember(c: &Connection, r: &Remember) -> Result<MemoryNote, Store
             ],
             |row| row.get(0),
         )?;
-    c.prepare_cached("INSERT INTO memory_fts(rowid, text, tags) VALUES (?1, ?2, ?3)")?.execute(params![
+    c.prepare_cached("INSERT INTO memory_fts(rowid, text, tags, mesh) VALUES (?1, ?2, ?3, ?4)")?.execute(params![
         rid,
         r.text,
-        r.tags.join(" ")
+        r.tags.join(" "),
+        super::query::mesh_token(&r.mesh)
     ])?;
     let mut tag = c.prepare_cached("INSERT OR IGNORE INTO memory_tags(mesh_id, tag, rid) VALUES (?1, ?2, ?3)")?;
     for t in &r.tags {
@@ -192,6 +194,9 @@ pub(super) fn forget(c: &Connection, f: &Forget) -> Result<(bool, u64), StoreErr
     Ok((true, stamp))
 }
 
+/// Matches a ranked recall considers: the newest this many notes that hold every word (all of them when fewer).
+pub(super) const CANDIDATES: u32 = 1_000;
+
 /// A recall's filters, checked already.
 pub(super) struct Recall {
     pub mesh: MeshId,
@@ -234,9 +239,14 @@ pub(super) fn recall(c: &Connection, q: &Recall) -> Result<Vec<MemoryNote>, Stor
     let sql = match &q.expr {
         Some(expr) => {
             let m = arg(Sql::Text(expr.clone()), &mut args);
+            // Ranked among the newest CANDIDATES matches: bounded work per query (a word in most notes would
+            // otherwise cost a bm25 per note on the reader thread every other read waits behind).
             format!(
-                "SELECT {NOTE_COLS}, -f.rank FROM memory_fts f JOIN memories m ON m.rid = f.rowid
-                 WHERE memory_fts MATCH {m} AND m.mesh_id = ?1 AND m.forgotten = 0{filters}
+                "SELECT {NOTE_COLS}, -f.rank FROM
+                    (SELECT rowid, rank FROM memory_fts WHERE memory_fts MATCH {m} ORDER BY rowid DESC
+                     LIMIT {CANDIDATES}) f
+                 JOIN memories m ON m.rid = f.rowid
+                 WHERE m.mesh_id = ?1 AND m.forgotten = 0{filters}
                  ORDER BY f.rank LIMIT {limit}"
             )
         }
@@ -252,4 +262,69 @@ pub(super) fn recall(c: &Connection, q: &Recall) -> Result<Vec<MemoryNote>, Stor
         Ok(n)
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let c = Connection::open_in_memory().expect("db");
+        c.execute_batch(
+            "CREATE TABLE schema_parts(part TEXT PRIMARY KEY, version INTEGER NOT NULL);
+             CREATE TABLE mesh_lamport(mesh_id TEXT PRIMARY KEY, lamport INTEGER NOT NULL);
+             CREATE TABLE peers(mesh_id TEXT NOT NULL, session_key TEXT NOT NULL, name TEXT NOT NULL);",
+        )
+        .expect("tables");
+        migrate(&c).expect("migrate");
+        c
+    }
+
+    fn add(c: &Connection, mesh: &MeshId, id: &str, text: &str) {
+        let r = Remember {
+            mesh: mesh.clone(),
+            id: id.into(),
+            text: text.into(),
+            tags: vec!["t".into()],
+            lamport: None,
+            author: KeyHex([1; 32]),
+            member: KeyHex([2; 32]),
+            now_ms: 1,
+        };
+        remember(c, &r).expect("remember");
+    }
+
+    fn recall_words(c: &Connection, mesh: &MeshId, words: &str) -> Vec<String> {
+        let q = Recall {
+            mesh: mesh.clone(),
+            expr: super::super::query::words_expr(words).map(|w| super::super::query::match_expr(mesh, &w)),
+            tags: vec![],
+            author: None,
+            since_ms: None,
+            until_ms: None,
+            limit: 20,
+        };
+        recall(c, &q).expect("recall").into_iter().map(|n| n.text).collect()
+    }
+
+    #[test]
+    fn the_bundled_sqlite_has_fts5_and_ranks_within_one_mesh() {
+        let c = db();
+        let (a, b) = (MeshId::generate(), MeshId::generate());
+        add(&c, &a, "aaaaaaaaaaaa", "postgres once");
+        add(&c, &a, "bbbbbbbbbbbb", "postgres postgres postgres");
+        add(&c, &b, "cccccccccccc", "postgres elsewhere");
+        assert_eq!(recall_words(&c, &a, "postgres"), ["postgres postgres postgres", "postgres once"]);
+        assert_eq!(recall_words(&c, &b, "postgres"), ["postgres elsewhere"]);
+        let f = Forget {
+            mesh: a.clone(),
+            id: "bbbbbbbbbbbb".into(),
+            lamport: None,
+            by: KeyHex([1; 32]),
+            by_member: KeyHex([2; 32]),
+            admin: false,
+        };
+        assert_eq!(forget(&c, &f).ok().map(|r| r.0), Some(true));
+        assert_eq!(recall_words(&c, &a, "postgres"), ["postgres once"]);
+    }
 }
