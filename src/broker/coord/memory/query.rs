@@ -1,13 +1,5 @@
 //! Recall queries as FTS5 MATCH text: each word becomes a quoted phrase, so no FTS syntax (OR, NEAR, *, column
-//! filters, parentheses) can be injected; the phrases are ANDed, searched in text and tags, within one mesh.
-
-use crate::proto::MeshId;
-
-/// The token that marks a mesh's notes in the index's `mesh` column (a UUID without its dashes: one token).
-pub(super) fn mesh_token(mesh: &MeshId) -> String {
-    let hex: String = mesh.as_str().chars().filter(char::is_ascii_alphanumeric).collect();
-    format!("m{hex}")
-}
+//! filters, parentheses) can be injected; the phrases are ANDed.
 
 /// The words of `query` as ANDed quoted phrases, or None when no word in it can match anything (punctuation).
 pub(super) fn words_expr(query: &str) -> Option<String> {
@@ -17,11 +9,6 @@ pub(super) fn words_expr(query: &str) -> Option<String> {
         .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
         .collect();
     (!phrases.is_empty()).then(|| phrases.join(" "))
-}
-
-/// The whole MATCH expression: the mesh's notes whose text or tags hold every word.
-pub(super) fn match_expr(mesh: &MeshId, words: &str) -> String {
-    format!("mesh : \"{}\" AND {{text tags}} : ({words})", mesh_token(mesh))
 }
 
 /// Number of words the query is taken as.
@@ -41,9 +28,5 @@ mod tests {
         assert_eq!(words_expr("text:foo*").as_deref(), Some("\"text:foo*\""));
         assert_eq!(words_expr("* ^ \" "), None);
         assert_eq!(words_expr("   "), None);
-        let m = MeshId::generate();
-        let e = match_expr(&m, "\"a\"");
-        assert!(e.starts_with("mesh : \"m") && e.ends_with("AND {text tags} : (\"a\")"), "{e}");
-        assert!(!mesh_token(&m).contains('-'));
     }
 }
