@@ -165,3 +165,18 @@ async fn bad_params_and_limits_get_invalid_params_and_the_connection_keeps_worki
     .await;
     assert_eq!(texts(&oc.ok("memory.recall", json!({"tags": ["t15"]})).await).len(), 1);
 }
+
+#[tokio::test]
+async fn a_guest_recalls_but_cannot_remember() {
+    let (b, owner, mut oc, _m, _mc) = mesh().await;
+    oc.ok("memory.remember", json!({"text": "shared fact"})).await;
+    let inv = sign_invite(&owner, &b.url(), &InviteSpec { role: "guest", exp: now_secs() + 3600, uses: 1 });
+    oc.ok("invite.create", json!({"token": invite_token(&inv)})).await;
+    let guest = Ident::new(&owner.mesh_id, &owner.mesh_name, "guest");
+    let mut gc = Client::connect(b.port).await;
+    redeem(&mut gc, &guest, &inv).await.expect("invite.redeem");
+    guest.hello(&mut gc).await.expect("guest hello");
+    assert_eq!(texts(&gc.ok("memory.recall", json!({"query": "fact"})).await), ["shared fact"]);
+    let e = gc.err("memory.remember", json!({"text": "guest note"}), FORBIDDEN).await;
+    assert_eq!(e.message, "forbidden: missing capability memory-write");
+}

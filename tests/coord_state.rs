@@ -252,3 +252,29 @@ async fn a_mesh_holds_at_most_ten_thousand_live_keys() {
     let w = oc.ok("state.watch", json!({"since_seq": 1})).await;
     assert_eq!(w["resync"], true);
 }
+
+/// A guest joins by a guest invite on a fresh connection.
+async fn join_as_guest(b: &Broker, owner: &Ident, oc: &mut Client) -> Client {
+    let inv = sign_invite(owner, &b.url(), &InviteSpec { role: "guest", exp: now_secs() + 3600, uses: 1 });
+    oc.ok("invite.create", json!({"token": invite_token(&inv)})).await;
+    let guest = Ident::new(&owner.mesh_id, &owner.mesh_name, "guest");
+    let mut c = Client::connect(b.port).await;
+    redeem(&mut c, &guest, &inv).await.expect("invite.redeem");
+    guest.hello(&mut c).await.expect("guest hello");
+    c
+}
+
+#[tokio::test]
+async fn a_guest_reads_and_watches_but_cannot_write() {
+    let (b, owner, mut oc, _m, _mc) = mesh().await;
+    oc.ok("state.set", json!({"key": "k", "value": 1})).await;
+    let mut gc = join_as_guest(&b, &owner, &mut oc).await;
+    assert_eq!(gc.ok("state.get", json!({"key": "k"})).await["value"], 1);
+    gc.ok("state.watch", json!({})).await;
+    for (method, params) in [("state.set", json!({"key": "k", "value": 2})), ("state.delete", json!({"key": "k"}))] {
+        let e = gc.err(method, params, -32003).await;
+        assert_eq!(e.message, "forbidden: missing capability state-write");
+    }
+    oc.ok("state.set", json!({"key": "k", "value": 3})).await;
+    assert_eq!(changes(&mut gc, 1).await[0]["value"], 3);
+}

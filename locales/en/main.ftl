@@ -562,3 +562,12 @@ err-coord-unavailable = The broker cannot answer this now ({ $detail }).
 hint-coord-unavailable = Run it again once the broker is reachable: claudemesh daemon status shows the link.
 schedule-ended = ended
 schedule-yourself = yourself
+# bench recall / bench state
+bench-recall-title = Recall run: { $memories } memories stored in { $secs } s ({ $rate }/s), { $queries } queries, { $hits } notes per query on average, { $empty } found nothing.
+bench-row-recall = memory.recall (round trip)
+bench-state-title = State run: { $sets } sets in { $secs } s ({ $rate }/s of { $target }/s asked) from { $writers } writers; { $complete } of { $watchers } watchers got every change.
+bench-row-state-set = state.set (round trip)
+bench-row-state-lag = set sent → watcher notified
+bench-state-ok = Every watcher got every change once, in order.
+err-bench-state-failed = The state run broke a guarantee: { $missing } changes missed, { $duplicates } duplicated, { $disorder } out of order, { $errors } sets failed.
+err-bench-coord-errors = { $count } requests of the run failed.

@@ -562,3 +562,12 @@ err-coord-unavailable = El broker no puede responder a esto ahora ({ $detail }).
 hint-coord-unavailable = Vuelve a ejecutarlo cuando el broker esté accesible: claudemesh daemon status muestra el enlace.
 schedule-ended = terminada
 schedule-yourself = ti
+# bench recall / bench state
+bench-recall-title = Prueba de recall: { $memories } memorias guardadas en { $secs } s ({ $rate }/s), { $queries } consultas, { $hits } notas por consulta de media, { $empty } sin resultados.
+bench-row-recall = memory.recall (ida y vuelta)
+bench-state-title = Prueba de estado: { $sets } escrituras en { $secs } s ({ $rate }/s de { $target }/s pedidas) desde { $writers } escritores; { $complete } de { $watchers } observadores recibieron cada cambio.
+bench-row-state-set = state.set (ida y vuelta)
+bench-row-state-lag = escritura enviada → observador notificado
+bench-state-ok = Cada observador recibió cada cambio una vez, en orden.
+err-bench-state-failed = La prueba de estado rompió una garantía: { $missing } cambios perdidos, { $duplicates } duplicados, { $disorder } fuera de orden, { $errors } escrituras fallidas.
+err-bench-coord-errors = Fallaron { $count } peticiones de la prueba.

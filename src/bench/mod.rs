@@ -2,6 +2,8 @@
 //! each on its own WebSocket, and send per-recipient sealed messages to random peers through a real broker
 //! (started here, or any broker by URL); measures latencies, delivery, duplicates, order and the broker's cost.
 
+pub(crate) mod coord_recall;
+pub(crate) mod coord_state;
 mod mesh;
 mod metrics;
 mod payload;

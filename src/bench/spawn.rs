@@ -53,6 +53,11 @@ impl SpawnedBroker {
     /// Starts `claudemesh broker --listen 127.0.0.1:0` with its data and home in a scratch directory, and waits
     /// for its ready line.
     pub(crate) async fn start() -> Result<Self, BenchError> {
+        Self::start_with(&[]).await
+    }
+
+    /// Like `start`, with extra `claudemesh broker` flags (a coordination benchmark raises the request rate).
+    pub(crate) async fn start_with(extra: &[&str]) -> Result<Self, BenchError> {
         let exe = std::env::current_exe().map_err(|e| BenchError::BrokerStart(e.to_string()))?;
         let dir = ScratchDir::create()?;
         let log = std::fs::File::create(dir.0.join("broker.log"))
@@ -63,6 +68,7 @@ impl SpawnedBroker {
         }
         cmd.args(["broker", "--listen", "127.0.0.1:0", "--data"])
             .arg(dir.0.join("data"))
+            .args(extra)
             .env("CLAUDEMESH_HOME", dir.0.join("home"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -265,6 +265,11 @@ pub(crate) enum BenchAction {
     /// N peers join a fresh mesh by invite and each sends M sealed messages to random peers; fails unless every
     /// message arrives exactly once, in each sender's order.
     Load(LoadArgs),
+    /// Fills a mesh with many memories of varied text, then times `memory.recall` queries (p50/p95/p99/max).
+    Recall(BenchRecallArgs),
+    /// Writers set state keys at a paced rate while N watchers receive every change; fails unless every watcher
+    /// got every change once, in order.
+    State(BenchStateArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -290,6 +295,38 @@ pub(crate) struct LoadArgs {
     /// Seed for the random choice of targets (default: random).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct BenchRecallArgs {
+    /// How many memories the mesh holds.
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub memories: u64,
+    /// How many recall queries to time.
+    #[arg(long, value_name = "N", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub queries: u64,
+    /// Use this broker (ws://… or wss://…) instead of starting one.
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
+    /// Seed for the generated text and queries.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct BenchStateArgs {
+    /// How many peers watch every change.
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=2000))]
+    pub watchers: u64,
+    /// State sets per second, in all.
+    #[arg(long, value_name = "N", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub rate: u64,
+    /// How long the writers write, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub secs: u64,
+    /// Use this broker (ws://… or wss://…) instead of starting one.
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

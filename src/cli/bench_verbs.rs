@@ -5,7 +5,7 @@ use crate::bench::{self, BenchError, Failure, LoadPlan, LoadReport, Summary};
 use crate::i18n::{t, t_args};
 use crate::output::table;
 
-use super::args::LoadArgs;
+use super::args::{BenchRecallArgs, BenchStateArgs, LoadArgs};
 use super::context::Ctx;
 use super::error::{CliError, Exit};
 
@@ -154,4 +154,95 @@ fn print_report(ctx: &Ctx, r: &LoadReport) {
     if r.ok {
         out.success(&t("bench-load-ok"));
     }
+}
+
+/// `claudemesh bench recall [--memories N] [--queries N] [--broker URL]`
+pub(crate) fn recall(ctx: &Ctx, a: &BenchRecallArgs) -> Result<(), CliError> {
+    let plan = bench::coord_recall::RecallPlan {
+        memories: a.memories,
+        queries: a.queries,
+        broker: a.broker.clone(),
+        seed: a.seed,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::internal)?;
+    let r = rt.block_on(bench::coord_recall::run(plan))?;
+    if ctx.out.json {
+        ctx.out.json(serde_json::to_value(&r).map_err(CliError::internal)?);
+    } else {
+        let out = &ctx.out;
+        out.line(&t_args(
+            "bench-recall-title",
+            &[
+                ("memories", r.memories.to_string().into()),
+                ("secs", format!("{:.1}", r.insert_s).into()),
+                ("rate", format!("{:.0}", r.insert_rate).into()),
+                ("queries", r.queries.to_string().into()),
+                ("hits", format!("{:.1}", r.mean_hits).into()),
+                ("empty", r.empty.to_string().into()),
+            ],
+        ));
+        let rows = vec![
+            vec![t("bench-col-measure"), "p50".into(), "p95".into(), "p99".into(), "max".into()],
+            row(t("bench-row-recall"), r.recall.as_ref()),
+        ];
+        for line in table(&rows) {
+            out.line(&format!("  {line}"));
+        }
+    }
+    let errors = r.remember_errors + r.recall_errors;
+    if errors > 0 {
+        return Err(CliError::new(Exit::Internal, "bench_errors", "err-bench-coord-errors")
+            .arg("count", errors)
+            .hint("hint-bench-failed"));
+    }
+    Ok(())
+}
+
+/// `claudemesh bench state [--watchers N] [--rate N] [--secs N] [--broker URL]`
+pub(crate) fn state(ctx: &Ctx, a: &BenchStateArgs) -> Result<(), CliError> {
+    let plan = bench::coord_state::StatePlan {
+        watchers: usize::try_from(a.watchers).map_err(CliError::internal)?,
+        rate: a.rate,
+        secs: a.secs,
+        broker: a.broker.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::internal)?;
+    let r = rt.block_on(bench::coord_state::run(plan))?;
+    if ctx.out.json {
+        ctx.out.json(serde_json::to_value(&r).map_err(CliError::internal)?);
+    } else {
+        let out = &ctx.out;
+        out.line(&t_args(
+            "bench-state-title",
+            &[
+                ("sets", r.sets.to_string().into()),
+                ("secs", r.secs.to_string().into()),
+                ("rate", format!("{:.0}", r.achieved_rate).into()),
+                ("target", r.target_rate.to_string().into()),
+                ("writers", r.writers.to_string().into()),
+                ("watchers", r.watchers.to_string().into()),
+                ("complete", r.complete_watchers.to_string().into()),
+            ],
+        ));
+        let rows = vec![
+            vec![t("bench-col-measure"), "p50".into(), "p95".into(), "p99".into(), "max".into()],
+            row(t("bench-row-state-set"), r.set_latency.as_ref()),
+            row(t("bench-row-state-lag"), r.notify_lag.as_ref()),
+        ];
+        for line in table(&rows) {
+            out.line(&format!("  {line}"));
+        }
+        if r.ok {
+            out.success(&t("bench-state-ok"));
+        }
+    }
+    if r.ok {
+        return Ok(());
+    }
+    Err(CliError::new(Exit::Internal, "bench_state_changes", "err-bench-state-failed")
+        .arg("missing", r.missing)
+        .arg("duplicates", r.duplicates)
+        .arg("disorder", r.out_of_order)
+        .arg("errors", r.set_errors)
+        .hint("hint-bench-failed"))
 }

@@ -249,6 +249,8 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Daemon(_) | Command::Mcp(_) => Err(CliError::internal("long-running role dispatched as a verb")),
         Command::Completions { .. } | Command::Man => Err(CliError::internal("generated text dispatched as a verb")),
         Command::Bench { action: BenchAction::Load(a) } => bench_verbs::load(ctx, &a),
+        Command::Bench { action: BenchAction::Recall(a) } => bench_verbs::recall(ctx, &a),
+        Command::Bench { action: BenchAction::State(a) } => bench_verbs::state(ctx, &a),
         command => dispatch_coord(ctx, command),
     }
 }

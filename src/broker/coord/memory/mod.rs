@@ -2,6 +2,7 @@
 //! forget run in one store transaction each, recall on the reader connection.
 
 mod query;
+mod rank;
 mod store;
 
 use serde_json::Value;
@@ -78,11 +79,15 @@ async fn recall(ctx: &Ctx<'_>, p: MemoryRecallParams) -> Result<Value, RpcError>
     if p.author.as_ref().is_some_and(|a| a.is_empty() || a.len() > MEMORY_AUTHOR_MAX) {
         return Err(invalid(format!("author must be 1 to {MEMORY_AUTHOR_MAX} bytes")));
     }
-    let expr = query::match_expr(&query);
+    let expr = query::words_expr(&query);
+    let mut terms: Vec<String> = rank::terms(&query).collect();
+    terms.sort_unstable();
+    terms.dedup();
     let mesh = ctx.mesh.clone();
     let q = store::Recall {
         mesh: mesh.clone(),
         expr: expr.clone(),
+        terms,
         tags: tags_ok(&p.tags)?,
         author: p.author,
         since_ms: p.since_ms,

@@ -1,8 +1,8 @@
 //! Recall queries as FTS5 MATCH text: each word becomes a quoted phrase, so no FTS syntax (OR, NEAR, *, column
 //! filters, parentheses) can be injected; the phrases are ANDed.
 
-/// The MATCH expression for `query`, or None when no word in it can match anything (only punctuation).
-pub(super) fn match_expr(query: &str) -> Option<String> {
+/// The words of `query` as ANDed quoted phrases, or None when no word in it can match anything (punctuation).
+pub(super) fn words_expr(query: &str) -> Option<String> {
     let phrases: Vec<String> = query
         .split_whitespace()
         .filter(|w| w.chars().any(char::is_alphanumeric))
@@ -22,11 +22,11 @@ mod tests {
 
     #[test]
     fn words_are_quoted_phrases() {
-        assert_eq!(match_expr("a OR b").as_deref(), Some("\"a\" \"OR\" \"b\""));
-        assert_eq!(match_expr("NEAR(x y)").as_deref(), Some("\"NEAR(x\" \"y)\""));
-        assert_eq!(match_expr("say \"hi\"").as_deref(), Some("\"say\" \"\"\"hi\"\"\""));
-        assert_eq!(match_expr("text:foo*").as_deref(), Some("\"text:foo*\""));
-        assert_eq!(match_expr("* ^ \" "), None);
-        assert_eq!(match_expr("   "), None);
+        assert_eq!(words_expr("a OR b").as_deref(), Some("\"a\" \"OR\" \"b\""));
+        assert_eq!(words_expr("NEAR(x y)").as_deref(), Some("\"NEAR(x\" \"y)\""));
+        assert_eq!(words_expr("say \"hi\"").as_deref(), Some("\"say\" \"\"\"hi\"\"\""));
+        assert_eq!(words_expr("text:foo*").as_deref(), Some("\"text:foo*\""));
+        assert_eq!(words_expr("* ^ \" "), None);
+        assert_eq!(words_expr("   "), None);
     }
 }

@@ -13,13 +13,16 @@ pub(super) fn migrate(c: &Connection) -> rusqlite::Result<()> {
             "CREATE TABLE memories(rid INTEGER PRIMARY KEY, mesh_id TEXT NOT NULL, id TEXT NOT NULL,
                 text TEXT NOT NULL, tags TEXT NOT NULL, author TEXT NOT NULL, author_member TEXT NOT NULL,
                 author_name TEXT NOT NULL, created_at_ms INTEGER NOT NULL, lamport INTEGER NOT NULL,
-                forgotten INTEGER NOT NULL DEFAULT 0, UNIQUE(mesh_id, id));
+                len INTEGER NOT NULL DEFAULT 0, forgotten INTEGER NOT NULL DEFAULT 0, UNIQUE(mesh_id, id));
             CREATE INDEX memories_recent ON memories(mesh_id, created_at_ms) WHERE forgotten = 0;
             CREATE TABLE memory_tags(mesh_id TEXT NOT NULL, tag TEXT NOT NULL, rid INTEGER NOT NULL,
                 PRIMARY KEY(mesh_id, tag, rid)) WITHOUT ROWID;
             CREATE VIRTUAL TABLE memory_fts USING fts5(text, tags, content='', contentless_delete=1,
                 tokenize='unicode61 remove_diacritics 2');
-            CREATE TABLE memory_meta(mesh_id TEXT PRIMARY KEY, notes INTEGER NOT NULL);",
+            CREATE TABLE memory_meta(mesh_id TEXT PRIMARY KEY, no INTEGER NOT NULL UNIQUE, notes INTEGER NOT NULL,
+                next INTEGER NOT NULL, terms INTEGER NOT NULL);
+            CREATE TABLE memory_df(no INTEGER NOT NULL, term TEXT NOT NULL, docs INTEGER NOT NULL,
+                PRIMARY KEY(no, term)) WITHOUT ROWID;",
         )?;
         super::super::set_part_version(c, "memory", 1)?;
     }
@@ -75,14 +78,33 @@ fn session_name(c: &Connection, mesh: &MeshId, session: &KeyHex) -> Result<Strin
     Ok(name.unwrap_or_default())
 }
 
-fn count_notes(c: &Connection, mesh: &MeshId, delta: i64) -> Result<u64, StoreError> {
-    let n: i64 = c
-        .prepare_cached(
-            "INSERT INTO memory_meta(mesh_id, notes) VALUES (?1, max(?2, 0))
-             ON CONFLICT(mesh_id) DO UPDATE SET notes = max(notes + ?2, 0) RETURNING notes",
-        )?
-        .query_row(params![mesh.as_str(), delta], |r| r.get(0))?;
-    Ok(u(n))
+/// A mesh's notes live at row ids `no << 40 ..`, so a search reaches one mesh by a row id range.
+const MESH_SHIFT: u32 = 40;
+
+/// The mesh's number and counters: (no, notes, next, terms); None before its first note.
+fn meta(c: &Connection, mesh: &MeshId) -> Result<Option<(i64, i64, i64, i64)>, StoreError> {
+    Ok(c.prepare_cached("SELECT no, notes, next, terms FROM memory_meta WHERE mesh_id = ?1")?
+        .query_row([mesh.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?)
+}
+
+/// Counts a note in or out of the mesh: its note and term totals, and each distinct term's document count.
+fn count(c: &Connection, no: i64, mesh: &MeshId, terms: &[String], sign: i64) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "UPDATE memory_meta SET notes = max(notes + ?2, 0), terms = max(terms + ?3, 0) WHERE mesh_id = ?1",
+    )?
+    .execute(params![mesh.as_str(), sign, sign * terms.len() as i64])?;
+    let mut seen: Vec<&String> = terms.iter().collect();
+    seen.sort_unstable();
+    seen.dedup();
+    let mut up = c.prepare_cached(
+        "INSERT INTO memory_df(no, term, docs) VALUES (?1, ?2, max(?3, 0))
+         ON CONFLICT(no, term) DO UPDATE SET docs = max(docs + ?3, 0)",
+    )?;
+    for t in seen {
+        up.execute(params![no, t, sign])?;
+    }
+    Ok(())
 }
 
 /// One remember as the store applies it.
@@ -103,33 +125,46 @@ pub(super) fn remember(c: &Connection, r: &Remember) -> Result<MemoryNote, Store
     if let Some(s) = load(c, &r.mesh, &r.id)? {
         return Ok(s.note);
     }
-    if count_notes(c, &r.mesh, 1)? > MEMORY_NOTES_MAX {
+    let (no, notes, next) = match meta(c, &r.mesh)? {
+        Some((no, notes, next, _)) => (no, notes, next),
+        None => {
+            let no: i64 = c
+                .prepare_cached("SELECT coalesce(max(no), 0) + 1 FROM memory_meta")?
+                .query_row([], |row| row.get(0))?;
+            c.prepare_cached("INSERT INTO memory_meta(mesh_id, no, notes, next, terms) VALUES (?1, ?2, 0, 0, 0)")?
+                .execute(params![r.mesh.as_str(), no])?;
+            (no, 0, 0)
+        }
+    };
+    if u(notes) >= MEMORY_NOTES_MAX {
         return Err(StoreError::Rejected(
             ErrorCode::InvalidParams,
             format!("this mesh holds {MEMORY_NOTES_MAX} memories, the most it may; forget some first"),
         ));
     }
+    let rid = (no << MESH_SHIFT) + next;
+    c.prepare_cached("UPDATE memory_meta SET next = next + 1 WHERE mesh_id = ?1")?.execute([r.mesh.as_str()])?;
+    let terms = super::rank::note_terms(&r.text, &r.tags);
+    count(c, no, &r.mesh, &terms, 1)?;
     let name = session_name(c, &r.mesh, &r.author)?;
     let tags_json = serde_json::to_string(&r.tags).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    let rid: i64 = c
-        .prepare_cached(
-            "INSERT INTO memories(mesh_id, id, text, tags, author, author_member, author_name, created_at_ms, lamport)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING rid",
-        )?
-        .query_row(
-            params![
-                r.mesh.as_str(),
-                r.id,
-                r.text,
-                tags_json,
-                r.author.to_string(),
-                r.member.to_string(),
-                name,
-                i(r.now_ms),
-                i(stamp)
-            ],
-            |row| row.get(0),
-        )?;
+    c.prepare_cached(
+        "INSERT INTO memories(rid, mesh_id, id, text, tags, author, author_member, author_name, created_at_ms,
+            lamport, len) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        rid,
+        r.mesh.as_str(),
+        r.id,
+        r.text,
+        tags_json,
+        r.author.to_string(),
+        r.member.to_string(),
+        name,
+        i(r.now_ms),
+        i(stamp),
+        terms.len() as i64
+    ])?;
     c.prepare_cached("INSERT INTO memory_fts(rowid, text, tags) VALUES (?1, ?2, ?3)")?.execute(params![
         rid,
         r.text,
@@ -180,6 +215,9 @@ pub(super) fn forget(c: &Connection, f: &Forget) -> Result<(bool, u64), StoreErr
     }
     let stamp = lamport::stamp(c, &f.mesh, f.lamport)?;
     let name = session_name(c, &f.mesh, &f.by)?;
+    if let Some((no, ..)) = meta(c, &f.mesh)? {
+        count(c, no, &f.mesh, &super::rank::note_terms(&s.note.text, &s.note.tags), -1)?;
+    }
     c.prepare_cached("DELETE FROM memory_fts WHERE rowid = ?1")?.execute([s.rid])?;
     c.prepare_cached("DELETE FROM memory_tags WHERE mesh_id = ?1 AND rid = ?2")?
         .execute(params![f.mesh.as_str(), s.rid])?;
@@ -188,15 +226,20 @@ pub(super) fn forget(c: &Connection, f: &Forget) -> Result<(bool, u64), StoreErr
             forgotten = 1 WHERE rid = ?1",
     )?
     .execute(params![s.rid, f.by.to_string(), f.by_member.to_string(), name, i(stamp)])?;
-    count_notes(c, &f.mesh, -1)?;
     Ok((true, stamp))
 }
+
+/// Matches a ranked recall considers: the newest this many notes of the mesh that hold every word (all of them
+/// when fewer), so a word found in most notes costs no more than a rare one.
+pub(super) const CANDIDATES: u32 = 500;
 
 /// A recall's filters, checked already.
 pub(super) struct Recall {
     pub mesh: MeshId,
     /// FTS5 MATCH text (quoted words); None lists newest first.
     pub expr: Option<String>,
+    /// The query's terms, for ranking.
+    pub terms: Vec<String>,
     pub tags: Vec<String>,
     pub author: Option<String>,
     pub since_ms: Option<u64>,
@@ -206,6 +249,7 @@ pub(super) struct Recall {
 
 /// Live notes matching the filters: ranked by bm25 with a query, newest first without.
 pub(super) fn recall(c: &Connection, q: &Recall) -> Result<Vec<MemoryNote>, StoreError> {
+    let Some((no, notes, _, terms)) = meta(c, &q.mesh)? else { return Ok(Vec::new()) };
     let mut args: Vec<Sql> = vec![Sql::Text(q.mesh.as_str().to_string())];
     let mut filters = String::new();
     let arg = |v: Sql, args: &mut Vec<Sql>| {
@@ -230,26 +274,110 @@ pub(super) fn recall(c: &Connection, q: &Recall) -> Result<Vec<MemoryNote>, Stor
         let n = arg(Sql::Integer(i(u)), &mut args);
         filters.push_str(&format!(" AND m.created_at_ms <= {n}"));
     }
-    let limit = arg(Sql::Integer(i64::from(q.limit)), &mut args);
-    let sql = match &q.expr {
-        Some(expr) => {
-            let m = arg(Sql::Text(expr.clone()), &mut args);
-            format!(
-                "SELECT {NOTE_COLS}, -f.rank FROM memory_fts f JOIN memories m ON m.rid = f.rowid
-                 WHERE memory_fts MATCH {m} AND m.mesh_id = ?1 AND m.forgotten = 0{filters}
-                 ORDER BY f.rank LIMIT {limit}"
-            )
-        }
-        None => format!(
-            "SELECT {NOTE_COLS}, NULL FROM memories m WHERE m.mesh_id = ?1 AND m.forgotten = 0{filters}
+    let Some(expr) = &q.expr else {
+        let limit = arg(Sql::Integer(i64::from(q.limit)), &mut args);
+        let sql = format!(
+            "SELECT {NOTE_COLS} FROM memories m WHERE m.mesh_id = ?1 AND m.forgotten = 0{filters}
              ORDER BY m.created_at_ms DESC, m.rid DESC LIMIT {limit}"
-        ),
+        );
+        let mut st = c.prepare_cached(&sql)?;
+        let rows = st.query_map(params_from_iter(args), note_from)?;
+        return Ok(rows.collect::<Result<_, _>>()?);
     };
+    let m = arg(Sql::Text(expr.clone()), &mut args);
+    let lo = arg(Sql::Integer(no << MESH_SHIFT), &mut args);
+    let hi = arg(Sql::Integer(((no + 1) << MESH_SHIFT) - 1), &mut args);
+    // FTS5 only finds the candidates (the mesh by row id range, newest first); ranking them is ours (rank.rs).
+    let sql = format!(
+        "SELECT {NOTE_COLS} FROM
+            (SELECT rowid FROM memory_fts WHERE memory_fts MATCH {m} AND rowid BETWEEN {lo} AND {hi}
+             ORDER BY rowid DESC LIMIT {CANDIDATES}) f
+         JOIN memories m ON m.rid = f.rowid
+         WHERE m.mesh_id = ?1 AND m.forgotten = 0{filters}"
+    );
     let mut st = c.prepare_cached(&sql)?;
-    let rows = st.query_map(params_from_iter(args), |r| {
-        let mut n = note_from(r)?;
-        n.score = r.get::<_, Option<f64>>(8)?;
-        Ok(n)
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let found: Vec<MemoryNote> = st.query_map(params_from_iter(args), note_from)?.collect::<Result<_, _>>()?;
+    let mut docs = std::collections::HashMap::new();
+    let mut df = c.prepare_cached("SELECT docs FROM memory_df WHERE no = ?1 AND term = ?2")?;
+    for t in &q.terms {
+        let n: Option<i64> = df.query_row(params![no, t], |r| r.get(0)).optional()?;
+        docs.insert(t.clone(), u(n.unwrap_or(0)));
+    }
+    let corpus = super::rank::Corpus { notes: u(notes), terms: u(terms), docs };
+    let mut scored: Vec<MemoryNote> = found
+        .into_iter()
+        .map(|mut n| {
+            n.score = Some(super::rank::score(&corpus, &q.terms, &super::rank::note_terms(&n.text, &n.tags)));
+            n
+        })
+        .collect();
+    scored.sort_by(|a, b| b.score.unwrap_or(0.0).total_cmp(&a.score.unwrap_or(0.0)));
+    scored.truncate(q.limit as usize);
+    Ok(scored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let c = Connection::open_in_memory().expect("db");
+        c.execute_batch(
+            "CREATE TABLE schema_parts(part TEXT PRIMARY KEY, version INTEGER NOT NULL);
+             CREATE TABLE mesh_lamport(mesh_id TEXT PRIMARY KEY, lamport INTEGER NOT NULL);
+             CREATE TABLE peers(mesh_id TEXT NOT NULL, session_key TEXT NOT NULL, name TEXT NOT NULL);",
+        )
+        .expect("tables");
+        migrate(&c).expect("migrate");
+        c
+    }
+
+    fn add(c: &Connection, mesh: &MeshId, id: &str, text: &str) {
+        let r = Remember {
+            mesh: mesh.clone(),
+            id: id.into(),
+            text: text.into(),
+            tags: vec!["t".into()],
+            lamport: None,
+            author: KeyHex([1; 32]),
+            member: KeyHex([2; 32]),
+            now_ms: 1,
+        };
+        remember(c, &r).expect("remember");
+    }
+
+    fn recall_words(c: &Connection, mesh: &MeshId, words: &str) -> Vec<String> {
+        let q = Recall {
+            mesh: mesh.clone(),
+            expr: super::super::query::words_expr(words),
+            terms: super::super::rank::terms(words).collect(),
+            tags: vec![],
+            author: None,
+            since_ms: None,
+            until_ms: None,
+            limit: 20,
+        };
+        recall(c, &q).expect("recall").into_iter().map(|n| n.text).collect()
+    }
+
+    #[test]
+    fn the_bundled_sqlite_has_fts5_and_recall_ranks_within_one_mesh() {
+        let c = db();
+        let (a, b) = (MeshId::generate(), MeshId::generate());
+        add(&c, &a, "aaaaaaaaaaaa", "postgres once");
+        add(&c, &a, "bbbbbbbbbbbb", "postgres postgres postgres");
+        add(&c, &b, "cccccccccccc", "postgres elsewhere");
+        assert_eq!(recall_words(&c, &a, "postgres"), ["postgres postgres postgres", "postgres once"]);
+        assert_eq!(recall_words(&c, &b, "postgres"), ["postgres elsewhere"]);
+        let f = Forget {
+            mesh: a.clone(),
+            id: "bbbbbbbbbbbb".into(),
+            lamport: None,
+            by: KeyHex([1; 32]),
+            by_member: KeyHex([2; 32]),
+            admin: false,
+        };
+        assert_eq!(forget(&c, &f).ok().map(|r| r.0), Some(true));
+        assert_eq!(recall_words(&c, &a, "postgres"), ["postgres once"]);
+    }
 }

@@ -1,11 +1,11 @@
 //! `state.changed` fan-out in sequence order. Each mesh with watchers has a feed: a cursor (`published`, the last
-//! change sent to live watchers) behind an async lock. After a write commits, the writer takes the lock and sends
-//! every committed change past the cursor, read back from the change log, so concurrent writes go out in `seq`
-//! order whatever order their tasks wake in, and a write whose task was dropped is sent by the next one.
+//! change sent to live watchers) behind an async lock. After a write commits, its task hands the change to the
+//! feed, which sends changes strictly in `seq` order whatever order the tasks wake in (early ones wait; a gap is
+//! read back from the change log), so a write whose task was dropped after its commit is still sent.
 //! A new watcher joins under the same lock after its reply went out: it is sent the logged changes from where it
 //! asked up to the cursor, then registered for live ones, so it sees every change once, in order, with no gap.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use crate::broker::conn::Shared;
 use crate::broker::hub::Outbound;
 use crate::proto::{MeshId, StateChanged, cmethod, encode_notification};
 
-/// Changes read from the log per round trip.
+/// Changes read from the log per round trip of a replay.
 const CHUNK: u32 = 1_000;
 /// How long a replay may wait for room in a watcher's outbound queue before the watcher counts as gone.
 const REPLAY_STALL: Duration = Duration::from_secs(30);
@@ -42,6 +42,8 @@ struct Pending {
 struct Cursor {
     /// None until loaded from the store.
     published: Option<u64>,
+    /// Committed changes past `published + 1` whose predecessors are not out yet.
+    ready: BTreeMap<u64, StateChanged>,
 }
 
 /// The feeds of every mesh that has had a watcher since the broker started.
@@ -85,45 +87,45 @@ async fn load(shared: &Arc<Shared>, mesh: &MeshId, cursor: &mut Cursor) -> Optio
     }
 }
 
-/// Sends every committed change past the cursor to the mesh's live watchers. `committed` is the caller's own
-/// change (already committed), so a caller whose change is already out returns without reading.
-pub(super) async fn catch_up(shared: Arc<Shared>, mesh: MeshId, committed: u64) {
+/// Publishes `ch` (committed) once every change before it is out: changes whose tasks finish early wait in
+/// `ready`; a gap is filled from the change log (a change numbered below a committed one is committed too, so
+/// the log has it), which also covers a write whose task was dropped between its commit and this call.
+pub(super) async fn catch_up(shared: Arc<Shared>, mesh: MeshId, ch: StateChanged) {
     let Some(feed) = shared.coord.state.feed(&mesh, false) else { return };
     let mut cursor = feed.lock().await;
     let Some(mut published) = load(&shared, &mesh, &mut cursor).await else { return };
-    if published >= committed {
+    if ch.seq <= published {
         return;
     }
     if shared.coord.subs.count(&mesh, |t| t.starts_with("state:")) == 0 {
-        // Nobody listens: the changes up to ours are skipped (a watcher that joins later replays from the log).
-        cursor.published = Some(committed);
+        // Nobody listens: skip ahead (a watcher that joins later replays from the log).
+        cursor.published = Some(ch.seq);
+        cursor.ready.retain(|&s, _| s > ch.seq);
         return;
     }
-    loop {
-        let m = mesh.clone();
-        let batch = match shared.db.read(move |c| store::changes(c, &m, published, u64::MAX, CHUNK)).await {
-            Ok(b) => b,
+    cursor.ready.insert(ch.seq, ch);
+    let first = cursor.ready.keys().next().copied().unwrap_or(published + 1);
+    if first > published + 1 {
+        let (m, after, upto) = (mesh.clone(), published, first - 1);
+        match shared.db.read(move |c| store::changes(c, &m, after, upto, u32::MAX)).await {
+            Ok(gap) => cursor.ready.extend(gap.into_iter().map(|c| (c.seq, c))),
             Err(e) => {
                 tracing::warn!(error = %e, "state feed could not read the change log");
                 return;
             }
-        };
-        let done = batch.len() < CHUNK as usize;
-        for ch in batch {
-            if let Ok(v) = serde_json::to_value(&ch) {
-                let text = encode_notification(cmethod::STATE_CHANGED, &v);
-                let sent = shared.coord.subs.publish(&mesh, None, |t| matches(t, &ch.key), &text);
-                if sent.lagged > 0 {
-                    tracing::debug!(lagged = sent.lagged, seq = ch.seq, "state watchers missed a change");
-                }
-            }
-            published = ch.seq;
-            cursor.published = Some(published);
-        }
-        if done {
-            return;
         }
     }
+    while let Some(next) = cursor.ready.remove(&(published + 1)) {
+        if let Ok(v) = serde_json::to_value(&next) {
+            let text = encode_notification(cmethod::STATE_CHANGED, &v);
+            let sent = shared.coord.subs.publish(&mesh, None, |t| matches(t, &next.key), &text);
+            if sent.lagged > 0 {
+                tracing::debug!(lagged = sent.lagged, seq = next.seq, "state watchers missed a change");
+            }
+        }
+        published = next.seq;
+    }
+    cursor.published = Some(published);
 }
 
 /// Registers a watch to join after its reply. Returns the last published change number (the reply's `seq`) and

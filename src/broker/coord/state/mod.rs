@@ -73,7 +73,7 @@ fn compact(value: &Value) -> Result<String, RpcError> {
     Ok(text)
 }
 
-/// Runs one write in the store, then publishes it (awaited, so watchers have it queued before the reply).
+/// Runs one write in the store, then starts its publication.
 async fn write(ctx: &Ctx<'_>, w: store::Write) -> Result<(store::Outcome, bool), RpcError> {
     let (outcome, was_live) = ctx
         .shared
@@ -86,9 +86,9 @@ async fn write(ctx: &Ctx<'_>, w: store::Write) -> Result<(store::Outcome, bool),
         .map_err(store_err)?;
     match &outcome {
         store::Outcome::Applied(ch) => {
-            // A task of its own: the publish finishes even when this request is dropped half way.
-            let publish = tokio::spawn(feed::catch_up(ctx.shared.clone(), ctx.mesh.clone(), ch.seq));
-            let _ = publish.await;
+            // A task of its own, not awaited: the reply does not wait for the fan-out (the connection answers its
+            // requests one at a time), and the publish finishes even when this request is dropped half way.
+            tokio::spawn(feed::catch_up(ctx.shared.clone(), ctx.mesh.clone(), ch.clone()));
         }
         store::Outcome::Conflict(v) => {
             return Err(RpcError::with_data(
