@@ -149,7 +149,9 @@ impl Invite {
         let token = if let Some(rest) = s.strip_prefix("claudemesh://join/") {
             rest
         } else if s.starts_with("http://") || s.starts_with("https://") {
-            let Some(pos) = s.find("/join/") else {
+            // The token is after the *last* `/join/`: a base64url token never holds a `/`, while the host or a
+            // broker path may spell `join` (`http://join/join/<token>`, found by fuzzing).
+            let Some(pos) = s.rfind("/join/") else {
                 return Err(InviteError::NotAnInvite);
             };
             &s[pos + "/join/".len()..]
@@ -217,6 +219,10 @@ mod tests {
         assert_eq!(Invite::from_url(&url).unwrap(), inv);
         assert_eq!(Invite::from_url(&format!("claudemesh://join/{}", inv.to_token())).unwrap(), inv);
         assert_eq!(Invite::from_url(&inv.to_token()).unwrap(), inv);
+        // A broker whose host (or path) is spelled `join` still yields a link that parses back.
+        let odd = Invite { broker: "ws://join/join/ws".into(), ..sample() };
+        assert!(odd.to_url().starts_with("http://join/join/"), "{}", odd.to_url());
+        assert_eq!(Invite::from_url(&odd.to_url()).unwrap(), odd);
     }
 
     #[test]
