@@ -437,7 +437,8 @@ pub(crate) enum InviteAction {
     List,
     /// Revoke an invite so nobody can use it any more (owners and admins).
     Revoke {
-        /// The invite id (from `invite list` or `invite --json`).
+        /// The invite id (from `invite list` or `invite --json`). Ids are base64url, so one may start with `-`.
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
 }
@@ -926,6 +927,15 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn an_invite_id_that_starts_with_a_dash_is_an_id_not_a_flag() {
+        // One base64url id in 64 starts with `-` (docs_shapes met one in CI).
+        let cli = Cli::try_parse_from(["claudemesh", "invite", "revoke", "-tN9gTErQd2gtJcDdqYGtw", "-y"]);
+        let Ok(Cli { command: Some(Command::Invite(cmd)), global }) = cli else { panic!("not parsed: {cli:?}") };
+        assert!(global.yes);
+        assert!(format!("{cmd:?}").contains("-tN9gTErQd2gtJcDdqYGtw"), "{cmd:?}");
     }
 
     #[test]
