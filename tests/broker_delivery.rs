@@ -882,7 +882,7 @@ async fn v1_database_migrates_and_takes_receipts() {
     let version: i64 = rusqlite::Connection::open(b.db_path())
         .and_then(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
         .expect("read user_version");
-    assert_eq!(version, 4, "v4 adds the peers' cwd and branch");
+    assert_eq!(version, 5, "v5 keeps only queued rows in the pending and expiry indexes");
     let indexed: i64 = rusqlite::Connection::open(b.db_path())
         .and_then(|c| {
             c.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name='messages_by_id'", [], |r| {

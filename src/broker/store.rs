@@ -652,7 +652,11 @@ pub(crate) fn fetch_by_seq(
     let mut st = c.prepare_cached(&sql)?;
     let mut out = Vec::new();
     for seq in seqs {
-        if let Some(Some(d)) = st.query_row(params![seq, recipient.to_string(), now], deliver_from_row).optional()? {
+        if let Some(Some(mut d)) =
+            st.query_row(params![seq, recipient.to_string(), now], deliver_from_row).optional()?
+        {
+            // Pushed before on this connection, even when that first push is not counted yet.
+            d.attempt = d.attempt.max(2);
             out.push(d);
         }
     }
@@ -669,8 +673,30 @@ fn bump_attempts(c: &Connection, rows: &[DeliverParams]) -> Result<(), StoreErro
     bump_attempts_of(c, &pushes)
 }
 
-/// Counts one more push of each `(delivery, stored bytes)`, skipping those the store has no room to rewrite.
+/// Counts a push that is not the first of each `(delivery, stored bytes)` (the first push is counted by the ack,
+/// or by `count_first_pushes` when the connection closes first), skipping those the store has no room to rewrite.
 pub(crate) fn bump_attempts_of(c: &Connection, pushes: &[(u64, usize)]) -> Result<(), StoreError> {
+    bump_where(c, pushes, "UPDATE deliveries SET attempts=MAX(attempts,1)+1 WHERE seq=?1")
+}
+
+/// Counts the first push of deliveries a closing connection had pushed and not seen acknowledged (those still
+/// queued with no push counted), so their next push says it is a redelivery.
+pub(crate) fn count_first_pushes(c: &Connection, seqs: &[u64]) -> Result<(), StoreError> {
+    let mut size = c.prepare_cached(
+        "SELECT COALESCE(length(nonce),0) + COALESCE(length(ciphertext),0) FROM deliveries
+         WHERE seq=?1 AND state=0 AND attempts=0",
+    )?;
+    let mut pushes = Vec::new();
+    for &seq in seqs {
+        if let Some(bytes) = size.query_row([seq], |r| r.get::<_, i64>(0)).optional()? {
+            pushes.push((seq, usize::try_from(bytes).unwrap_or(usize::MAX)));
+        }
+    }
+    bump_where(c, &pushes, "UPDATE deliveries SET attempts=1 WHERE seq=?1 AND attempts=0")
+}
+
+/// Runs `update` (one `?1`, the delivery) for each `(delivery, stored bytes)` the store has room to rewrite.
+fn bump_where(c: &Connection, pushes: &[(u64, usize)], update: &str) -> Result<(), StoreError> {
     if pushes.is_empty() {
         return Ok(());
     }
@@ -678,7 +704,7 @@ pub(crate) fn bump_attempts_of(c: &Connection, pushes: &[(u64, usize)]) -> Resul
     let page = pragma("page_size")?.max(512);
     let mut room =
         pragma("max_page_count")?.saturating_sub(pragma("page_count")?).saturating_add(pragma("freelist_count")?);
-    let mut up = c.prepare_cached("UPDATE deliveries SET attempts=attempts+1 WHERE seq=?1")?;
+    let mut up = c.prepare_cached(update)?;
     for &(seq, bytes) in pushes {
         let needs = i64::try_from(bytes).unwrap_or(i64::MAX) / page + 2;
         if room < needs {
@@ -719,8 +745,9 @@ fn deliver_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<DeliverPar
     }))
 }
 
-const ACK_SQL: &str = "UPDATE deliveries SET state=1, delivered_at=?4, nonce=NULL, ciphertext=NULL
-    WHERE seq=?1 AND mesh_id=?2 AND recipient=?3 AND state=0 RETURNING sender, msg_id";
+/// The ack also counts the first push (the pump does not rewrite the row for it).
+const ACK_SQL: &str = "UPDATE deliveries SET state=1, delivered_at=?4, nonce=NULL, ciphertext=NULL,
+    attempts=MAX(attempts,1) WHERE seq=?1 AND mesh_id=?2 AND recipient=?3 AND state=0 RETURNING sender, msg_id";
 
 /// Marks the recipient's deliveries delivered and drops their ciphertext. Returns how many changed.
 pub(crate) fn ack(
@@ -862,11 +889,12 @@ pub(crate) fn apply_receipt(
     let mut update = c.prepare_cached(match state {
         ReceiptState::Surfaced => {
             "UPDATE deliveries SET state=3, surfaced_at=?2, surfaced_via=?3, delivered_at=COALESCE(delivered_at, ?2),
-                nonce=NULL, ciphertext=NULL
+                nonce=NULL, ciphertext=NULL, attempts=MAX(attempts,1)
              WHERE seq=?1 AND state IN (0,1,2)"
         }
         ReceiptState::Read => {
-            "UPDATE deliveries SET state=4, read_at=?2, delivered_at=COALESCE(delivered_at, ?2), nonce=NULL, ciphertext=NULL
+            "UPDATE deliveries SET state=4, read_at=?2, delivered_at=COALESCE(delivered_at, ?2), nonce=NULL, ciphertext=NULL,
+                attempts=MAX(attempts,1)
              WHERE seq=?1 AND state IN (0,1,2,3)"
         }
     })?;
@@ -1101,5 +1129,73 @@ mod schema_v5_tests {
         assert!(receipt.contains("m USING INDEX messages_by_id (mesh_id=? AND id=?)"), "{receipt}");
         let status = plan(&c, "SELECT sender FROM messages WHERE mesh_id=?1 AND id=?2 AND sender_member=?3");
         assert!(status.contains("USING INDEX messages_by_id (mesh_id=? AND id=?)"), "{status}");
+    }
+}
+
+#[cfg(test)]
+mod attempt_tests {
+    use super::*;
+
+    fn one_queued(c: &Connection) -> (MeshId, KeyHex) {
+        migrate(c).unwrap();
+        let (mesh, alice, bob, member) = (MeshId::generate(), KeyHex([1; 32]), KeyHex([2; 32]), KeyHex([3; 32]));
+        create_mesh(c, &mesh, "m", &member, 1).unwrap();
+        let att = Attestation { issued_at_ms: 1, signature: "00".repeat(64) };
+        upsert_peer(c, &mesh, &alice, &member, "alice", &att, 1).unwrap();
+        upsert_peer(c, &mesh, &bob, &member, "bob", &att, 1).unwrap();
+        let id = MessageId::generate();
+        let m = NewMessage {
+            mesh: &mesh,
+            sender: &alice,
+            sender_member: &member,
+            id: &id,
+            to: "bob",
+            priority: Priority::Next,
+            now: 1,
+            expires_at: 1_000,
+        };
+        insert_message(c, &m, &[(bob, "n".into(), "c".into())]).unwrap();
+        (mesh, bob)
+    }
+
+    fn attempts(c: &Connection) -> i64 {
+        c.query_row("SELECT attempts FROM deliveries", [], |r| r.get(0)).unwrap()
+    }
+
+    /// The first push leaves the row alone and its ack counts it; a redelivery still says so (timeout on the same
+    /// connection, or after the connection closed with it unacknowledged) and is counted.
+    #[test]
+    fn first_push_is_counted_by_the_ack_and_redeliveries_still_grow() {
+        let c = Connection::open_in_memory().unwrap();
+        let (mesh, bob) = one_queued(&c);
+        let first = fetch_pending(&c, &mesh, &bob, 0, 10, 2).unwrap();
+        assert_eq!(first[0].attempt, 1);
+        assert_eq!(attempts(&c), 0, "the first push does not rewrite the row");
+        let again = fetch_by_seq(&c, &bob, &[first[0].delivery], 2).unwrap();
+        assert_eq!(again[0].attempt, 2, "an ack-timeout redelivery");
+        assert_eq!(attempts(&c), 2);
+        assert_eq!(ack(&c, &mesh, &bob, &[first[0].delivery], 3).unwrap().len(), 1);
+        assert_eq!(attempts(&c), 2);
+
+        let c = Connection::open_in_memory().unwrap();
+        let (mesh, bob) = one_queued(&c);
+        let first = fetch_pending(&c, &mesh, &bob, 0, 10, 2).unwrap();
+        count_first_pushes(&c, &[first[0].delivery]).unwrap();
+        count_first_pushes(&c, &[first[0].delivery]).unwrap();
+        assert_eq!(attempts(&c), 1, "counted once however often the close is seen");
+        let next = fetch_pending(&c, &mesh, &bob, 0, 10, 2).unwrap();
+        assert_eq!(next[0].attempt, 2, "pushed again on the next connection");
+        bump_attempts_of(&c, &[(next[0].delivery, 2)]).unwrap();
+        assert_eq!(attempts(&c), 2);
+        ack(&c, &mesh, &bob, &[next[0].delivery], 3).unwrap();
+        assert_eq!(attempts(&c), 2);
+
+        let c = Connection::open_in_memory().unwrap();
+        let (mesh, bob) = one_queued(&c);
+        let first = fetch_pending(&c, &mesh, &bob, 0, 10, 2).unwrap();
+        ack(&c, &mesh, &bob, &[first[0].delivery], 3).unwrap();
+        assert_eq!(attempts(&c), 1, "the ack counts the first push");
+        count_first_pushes(&c, &[first[0].delivery]).unwrap();
+        assert_eq!(attempts(&c), 1, "an acked row is left alone");
     }
 }
