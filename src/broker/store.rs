@@ -87,6 +87,23 @@ pub(crate) fn migrate(c: &Connection) -> rusqlite::Result<()> {
             COMMIT;",
         )?;
     }
+    if v < 6 {
+        // One B-tree for messages instead of three (the rowid table, its primary-key index and messages_by_id):
+        // keyed (mesh, id, sender), the same key serves the delivery join (mesh, sender, id) and the lookups by
+        // (mesh, id) that status and receipts make.
+        c.execute_batch(
+            "BEGIN;
+            CREATE TABLE messages_v6(mesh_id TEXT NOT NULL, sender TEXT NOT NULL, id TEXT NOT NULL,
+                sender_member TEXT NOT NULL, to_spec TEXT NOT NULL, priority TEXT NOT NULL, created_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL, PRIMARY KEY(mesh_id, id, sender)) WITHOUT ROWID;
+            INSERT INTO messages_v6(mesh_id,sender,id,sender_member,to_spec,priority,created_at,expires_at)
+                SELECT mesh_id,sender,id,sender_member,to_spec,priority,created_at,expires_at FROM messages;
+            DROP TABLE messages;
+            ALTER TABLE messages_v6 RENAME TO messages;
+            PRAGMA user_version = 6;
+            COMMIT;",
+        )?;
+    }
     // The coordination primitives version their tables per part (`schema_parts`), independently of this.
     super::coord::migrate(c)
 }
@@ -557,23 +574,28 @@ pub(crate) fn insert_message(
     m: &NewMessage<'_>,
     envelopes: &[(KeyHex, String, String)],
 ) -> Result<(u64, u64, u64, Vec<KeyHex>), StoreError> {
-    c.prepare_cached(
-        "INSERT OR IGNORE INTO messages(mesh_id,sender,id,sender_member,to_spec,priority,created_at,expires_at)
+    let inserted = c
+        .prepare_cached(
+            "INSERT OR IGNORE INTO messages(mesh_id,sender,id,sender_member,to_spec,priority,created_at,expires_at)
          VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
-    )?
-    .execute(params![
-        m.mesh.as_str(),
-        m.sender.to_string(),
-        m.id.as_str(),
-        m.sender_member.to_string(),
-        m.to,
-        m.priority.as_str(),
-        m.now,
+        )?
+        .execute(params![
+            m.mesh.as_str(),
+            m.sender.to_string(),
+            m.id.as_str(),
+            m.sender_member.to_string(),
+            m.to,
+            m.priority.as_str(),
+            m.now,
+            m.expires_at
+        ])?;
+    // A retry keeps the expiry of the message it repeats.
+    let expires_at: u64 = if inserted == 1 {
         m.expires_at
-    ])?;
-    let expires_at: u64 = c
-        .prepare_cached("SELECT expires_at FROM messages WHERE mesh_id=?1 AND sender=?2 AND id=?3")?
-        .query_row(params![m.mesh.as_str(), m.sender.to_string(), m.id.as_str()], |r| r.get(0))?;
+    } else {
+        c.prepare_cached("SELECT expires_at FROM messages WHERE mesh_id=?1 AND sender=?2 AND id=?3")?
+            .query_row(params![m.mesh.as_str(), m.sender.to_string(), m.id.as_str()], |r| r.get(0))?
+    };
     let mut known = c.prepare_cached("SELECT 1 FROM peers WHERE mesh_id=?1 AND session_key=?2")?;
     let mut ins = c.prepare_cached(
         "INSERT OR IGNORE INTO deliveries(mesh_id,sender,msg_id,recipient,nonce,ciphertext,created_at,expires_at)
@@ -856,12 +878,12 @@ pub(crate) struct ReceiptChange {
     pub was_queued: bool,
 }
 
-/// A recipient's rows of one message id in the given states: found through the message (`messages_by_id`, then
-/// the deliveries' UNIQUE key), since schema v5 keeps no index by recipient and message id. `INDEXED BY` and
-/// `CROSS JOIN` fix that plan: without statistics the planner would rather walk the mesh's rows.
+/// A recipient's rows of one message id in the given states: found through the message (its key starts with
+/// (mesh, id)), then the deliveries' UNIQUE key, since schema v5 keeps no index by recipient and message id.
+/// `CROSS JOIN` fixes that order: without statistics the planner would rather walk the mesh's deliveries.
 fn receipt_find_sql(from: &str) -> String {
     format!(
-        "SELECT d.seq, d.sender, d.state FROM messages m INDEXED BY messages_by_id
+        "SELECT d.seq, d.sender, d.state FROM messages m
          CROSS JOIN deliveries d ON d.mesh_id=m.mesh_id AND d.sender=m.sender AND d.msg_id=m.id AND d.recipient=?2
          WHERE m.mesh_id=?1 AND m.id=?3 AND d.state IN {from}"
     )
@@ -1068,7 +1090,9 @@ mod schema_v5_tests {
 
         migrate(&c).unwrap();
         let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
-        assert_eq!(v, 5);
+        assert_eq!(v, 6);
+        let messages: i64 = c.query_row("SELECT count(*) FROM messages", [], |r| r.get(0)).unwrap();
+        assert_eq!(messages, 2, "v6 rebuilt the messages table with its rows");
         assert_eq!(indexes(&c), ["deliveries_expiry", "deliveries_pending", "sqlite_autoindex_deliveries_1"]);
         let pending = fetch_pending(&c, &mesh, &bob, 0, 10, 4).unwrap();
         assert_eq!(pending.iter().map(|d| &d.id).collect::<Vec<_>>(), [&queued]);
@@ -1126,9 +1150,11 @@ mod schema_v5_tests {
             assert!(!p.contains("SCAN d ") && !p.ends_with("SCAN d") && !p.contains("SCAN deliveries"), "{sql}\n→ {p}");
         }
         let receipt = plan(&c, &receipt_find_sql("(0,1,2)"));
-        assert!(receipt.contains("m USING INDEX messages_by_id (mesh_id=? AND id=?)"), "{receipt}");
+        assert!(receipt.contains("m USING PRIMARY KEY (mesh_id=? AND id=?)"), "{receipt}");
         let status = plan(&c, "SELECT sender FROM messages WHERE mesh_id=?1 AND id=?2 AND sender_member=?3");
-        assert!(status.contains("USING INDEX messages_by_id (mesh_id=? AND id=?)"), "{status}");
+        assert!(status.contains("USING PRIMARY KEY (mesh_id=? AND id=?)"), "{status}");
+        let deliver = plan(&c, &pending_sql());
+        assert!(deliver.contains("m USING PRIMARY KEY (mesh_id=? AND id=? AND sender=?)"), "{deliver}");
     }
 }
 
