@@ -882,15 +882,13 @@ async fn v1_database_migrates_and_takes_receipts() {
     let version: i64 = rusqlite::Connection::open(b.db_path())
         .and_then(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
         .expect("read user_version");
-    assert_eq!(version, 4, "v4 adds the peers' cwd and branch");
+    assert_eq!(version, 6, "v6 keys messages by (mesh, id, sender) in one B-tree");
     let indexed: i64 = rusqlite::Connection::open(b.db_path())
         .and_then(|c| {
-            c.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name='messages_by_id'", [], |r| {
-                r.get(0)
-            })
+            c.query_row("SELECT COUNT(*) FROM pragma_index_list('messages') WHERE origin='pk'", [], |r| r.get(0))
         })
         .expect("read the schema");
-    assert_eq!(indexed, 1, "the v3 migration adds the message-id index");
+    assert_eq!(indexed, 1, "messages are found by (mesh, id) through their primary key");
 
     // The receipts are durable and the migrated database opens again as it is.
     let exit = b.term(Duration::from_secs(10)).await;

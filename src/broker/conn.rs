@@ -1106,11 +1106,15 @@ impl Conn {
                         return;
                     }
                 };
-            if !rows.is_empty() {
-                // The pushes are counted off the delivery path: the writer records them with its next batch
-                // (queued before any ack for them can arrive).
-                let pushes: Vec<(u64, usize)> =
-                    rows.iter().map(|d| (d.delivery, d.ciphertext.len() + d.nonce.len())).collect();
+            // A first push is counted by its ack (or when this connection closes before the ack), so the row is
+            // not rewritten for it; a push after a reconnect is counted off the delivery path: the writer records
+            // it with its next batch (queued before any ack for it can arrive).
+            let pushes: Vec<(u64, usize)> = rows
+                .iter()
+                .filter(|d| d.attempt > 1)
+                .map(|d| (d.delivery, d.ciphertext.len() + d.nonce.len()))
+                .collect();
+            if !pushes.is_empty() {
                 self.shared.db.enqueue(move |c| store::bump_attempts_of(c, &pushes));
             }
             let caught_up = rows.len() < room;
@@ -1170,7 +1174,14 @@ impl Conn {
         let (mesh, peer) = (a.mesh, a.peer);
         let now = now_ms();
         let (m2, p2) = (mesh.clone(), peer);
-        let _ = shared.db.run(move |c| store::touch_peer(c, &m2, &p2, now)).await;
+        let unacked: Vec<u64> = a.inflight.keys().copied().collect();
+        let _ = shared
+            .db
+            .run(move |c| {
+                store::count_first_pushes(c, &unacked)?;
+                store::touch_peer(c, &m2, &p2, now)
+            })
+            .await;
         tokio::spawn(async move {
             let mut sd = shared.shutdown.clone();
             let stopping = async move {

@@ -71,6 +71,39 @@ pub(crate) fn migrate(c: &Connection) -> rusqlite::Result<()> {
             COMMIT;",
         )?;
     }
+    if v < 5 {
+        // Fewer index writes per message (the writer thread's largest cost under load): the pending and expiry
+        // indexes hold only queued rows (an ack deletes the entry instead of moving it, and both stay small), and
+        // receipts find their rows through the message (messages_by_id, then the UNIQUE key), so
+        // deliveries_by_recipient goes.
+        c.execute_batch(
+            "BEGIN;
+            DROP INDEX deliveries_pending;
+            DROP INDEX deliveries_expiry;
+            DROP INDEX deliveries_by_recipient;
+            CREATE INDEX deliveries_pending ON deliveries(mesh_id, recipient, seq) WHERE state=0;
+            CREATE INDEX deliveries_expiry ON deliveries(expires_at) WHERE state=0;
+            PRAGMA user_version = 5;
+            COMMIT;",
+        )?;
+    }
+    if v < 6 {
+        // One B-tree for messages instead of three (the rowid table, its primary-key index and messages_by_id):
+        // keyed (mesh, id, sender), the same key serves the delivery join (mesh, sender, id) and the lookups by
+        // (mesh, id) that status and receipts make.
+        c.execute_batch(
+            "BEGIN;
+            CREATE TABLE messages_v6(mesh_id TEXT NOT NULL, sender TEXT NOT NULL, id TEXT NOT NULL,
+                sender_member TEXT NOT NULL, to_spec TEXT NOT NULL, priority TEXT NOT NULL, created_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL, PRIMARY KEY(mesh_id, id, sender)) WITHOUT ROWID;
+            INSERT INTO messages_v6(mesh_id,sender,id,sender_member,to_spec,priority,created_at,expires_at)
+                SELECT mesh_id,sender,id,sender_member,to_spec,priority,created_at,expires_at FROM messages;
+            DROP TABLE messages;
+            ALTER TABLE messages_v6 RENAME TO messages;
+            PRAGMA user_version = 6;
+            COMMIT;",
+        )?;
+    }
     // The coordination primitives version their tables per part (`schema_parts`), independently of this.
     super::coord::migrate(c)
 }
@@ -162,6 +195,9 @@ pub(crate) fn count_members(c: &Connection, mesh: &MeshId) -> Result<u64, StoreE
     Ok(c.query_row("SELECT count(*) FROM members WHERE mesh_id=?1", [mesh.as_str()], |r| r.get(0))?)
 }
 
+const REMOVE_QUEUED_SQL: &str =
+    "UPDATE deliveries SET state=2, nonce=NULL, ciphertext=NULL WHERE mesh_id=?1 AND recipient=?2 AND state=0";
+
 /// Removes a member, its peers and every delivery still queued for them. Returns the removed peers.
 pub(crate) fn remove_member(
     c: &Connection,
@@ -170,10 +206,7 @@ pub(crate) fn remove_member(
 ) -> Result<Vec<(KeyHex, String)>, StoreError> {
     let peers = peers_of_member(c, mesh, member)?;
     for (key, _) in &peers {
-        c.execute(
-            "UPDATE deliveries SET state=2, nonce=NULL, ciphertext=NULL WHERE mesh_id=?1 AND recipient=?2 AND state=0",
-            params![mesh.as_str(), key.to_string()],
-        )?;
+        c.execute(REMOVE_QUEUED_SQL, params![mesh.as_str(), key.to_string()])?;
     }
     c.execute("DELETE FROM peers WHERE mesh_id=?1 AND member_key=?2", params![mesh.as_str(), member.to_string()])?;
     c.execute("DELETE FROM members WHERE mesh_id=?1 AND member_key=?2", params![mesh.as_str(), member.to_string()])?;
@@ -541,23 +574,28 @@ pub(crate) fn insert_message(
     m: &NewMessage<'_>,
     envelopes: &[(KeyHex, String, String)],
 ) -> Result<(u64, u64, u64, Vec<KeyHex>), StoreError> {
-    c.prepare_cached(
-        "INSERT OR IGNORE INTO messages(mesh_id,sender,id,sender_member,to_spec,priority,created_at,expires_at)
+    let inserted = c
+        .prepare_cached(
+            "INSERT OR IGNORE INTO messages(mesh_id,sender,id,sender_member,to_spec,priority,created_at,expires_at)
          VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
-    )?
-    .execute(params![
-        m.mesh.as_str(),
-        m.sender.to_string(),
-        m.id.as_str(),
-        m.sender_member.to_string(),
-        m.to,
-        m.priority.as_str(),
-        m.now,
+        )?
+        .execute(params![
+            m.mesh.as_str(),
+            m.sender.to_string(),
+            m.id.as_str(),
+            m.sender_member.to_string(),
+            m.to,
+            m.priority.as_str(),
+            m.now,
+            m.expires_at
+        ])?;
+    // A retry keeps the expiry of the message it repeats.
+    let expires_at: u64 = if inserted == 1 {
         m.expires_at
-    ])?;
-    let expires_at: u64 = c
-        .prepare_cached("SELECT expires_at FROM messages WHERE mesh_id=?1 AND sender=?2 AND id=?3")?
-        .query_row(params![m.mesh.as_str(), m.sender.to_string(), m.id.as_str()], |r| r.get(0))?;
+    } else {
+        c.prepare_cached("SELECT expires_at FROM messages WHERE mesh_id=?1 AND sender=?2 AND id=?3")?
+            .query_row(params![m.mesh.as_str(), m.sender.to_string(), m.id.as_str()], |r| r.get(0))?
+    };
     let mut known = c.prepare_cached("SELECT 1 FROM peers WHERE mesh_id=?1 AND session_key=?2")?;
     let mut ins = c.prepare_cached(
         "INSERT OR IGNORE INTO deliveries(mesh_id,sender,msg_id,recipient,nonce,ciphertext,created_at,expires_at)
@@ -596,6 +634,13 @@ const DELIVER_SELECT: &str = "SELECT d.seq, d.msg_id, d.sender, COALESCE(p.name,
     JOIN messages m ON m.mesh_id=d.mesh_id AND m.sender=d.sender AND m.id=d.msg_id
     LEFT JOIN peers p ON p.mesh_id=d.mesh_id AND p.session_key=d.sender";
 
+fn pending_sql() -> String {
+    format!(
+        "{DELIVER_SELECT} WHERE d.mesh_id=?1 AND d.recipient=?2 AND d.state=0 AND d.seq>?3 AND d.expires_at>?4
+         ORDER BY d.seq LIMIT ?5"
+    )
+}
+
 /// Queued, unexpired deliveries for a recipient after `after_seq`, oldest first. Read-only (the pump runs it on
 /// the reader connection); the caller records the push with `bump_attempts`.
 pub(crate) fn fetch_pending(
@@ -606,11 +651,7 @@ pub(crate) fn fetch_pending(
     limit: usize,
     now: u64,
 ) -> Result<Vec<DeliverParams>, StoreError> {
-    let sql = format!(
-        "{DELIVER_SELECT} WHERE d.mesh_id=?1 AND d.recipient=?2 AND d.state=0 AND d.seq>?3 AND d.expires_at>?4
-         ORDER BY d.seq LIMIT ?5"
-    );
-    let mut st = c.prepare_cached(&sql)?;
+    let mut st = c.prepare_cached(&pending_sql())?;
     let rows =
         st.query_map(params![mesh.as_str(), recipient.to_string(), after_seq, now, limit as i64], deliver_from_row)?;
     let mut out = Vec::new();
@@ -633,7 +674,11 @@ pub(crate) fn fetch_by_seq(
     let mut st = c.prepare_cached(&sql)?;
     let mut out = Vec::new();
     for seq in seqs {
-        if let Some(Some(d)) = st.query_row(params![seq, recipient.to_string(), now], deliver_from_row).optional()? {
+        if let Some(Some(mut d)) =
+            st.query_row(params![seq, recipient.to_string(), now], deliver_from_row).optional()?
+        {
+            // Pushed before on this connection, even when that first push is not counted yet.
+            d.attempt = d.attempt.max(2);
             out.push(d);
         }
     }
@@ -650,8 +695,30 @@ fn bump_attempts(c: &Connection, rows: &[DeliverParams]) -> Result<(), StoreErro
     bump_attempts_of(c, &pushes)
 }
 
-/// Counts one more push of each `(delivery, stored bytes)`, skipping those the store has no room to rewrite.
+/// Counts a push that is not the first of each `(delivery, stored bytes)` (the first push is counted by the ack,
+/// or by `count_first_pushes` when the connection closes first), skipping those the store has no room to rewrite.
 pub(crate) fn bump_attempts_of(c: &Connection, pushes: &[(u64, usize)]) -> Result<(), StoreError> {
+    bump_where(c, pushes, "UPDATE deliveries SET attempts=MAX(attempts,1)+1 WHERE seq=?1")
+}
+
+/// Counts the first push of deliveries a closing connection had pushed and not seen acknowledged (those still
+/// queued with no push counted), so their next push says it is a redelivery.
+pub(crate) fn count_first_pushes(c: &Connection, seqs: &[u64]) -> Result<(), StoreError> {
+    let mut size = c.prepare_cached(
+        "SELECT COALESCE(length(nonce),0) + COALESCE(length(ciphertext),0) FROM deliveries
+         WHERE seq=?1 AND state=0 AND attempts=0",
+    )?;
+    let mut pushes = Vec::new();
+    for &seq in seqs {
+        if let Some(bytes) = size.query_row([seq], |r| r.get::<_, i64>(0)).optional()? {
+            pushes.push((seq, usize::try_from(bytes).unwrap_or(usize::MAX)));
+        }
+    }
+    bump_where(c, &pushes, "UPDATE deliveries SET attempts=1 WHERE seq=?1 AND attempts=0")
+}
+
+/// Runs `update` (one `?1`, the delivery) for each `(delivery, stored bytes)` the store has room to rewrite.
+fn bump_where(c: &Connection, pushes: &[(u64, usize)], update: &str) -> Result<(), StoreError> {
     if pushes.is_empty() {
         return Ok(());
     }
@@ -659,7 +726,7 @@ pub(crate) fn bump_attempts_of(c: &Connection, pushes: &[(u64, usize)]) -> Resul
     let page = pragma("page_size")?.max(512);
     let mut room =
         pragma("max_page_count")?.saturating_sub(pragma("page_count")?).saturating_add(pragma("freelist_count")?);
-    let mut up = c.prepare_cached("UPDATE deliveries SET attempts=attempts+1 WHERE seq=?1")?;
+    let mut up = c.prepare_cached(update)?;
     for &(seq, bytes) in pushes {
         let needs = i64::try_from(bytes).unwrap_or(i64::MAX) / page + 2;
         if room < needs {
@@ -700,6 +767,10 @@ fn deliver_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<DeliverPar
     }))
 }
 
+/// The ack also counts the first push (the pump does not rewrite the row for it).
+const ACK_SQL: &str = "UPDATE deliveries SET state=1, delivered_at=?4, nonce=NULL, ciphertext=NULL,
+    attempts=MAX(attempts,1) WHERE seq=?1 AND mesh_id=?2 AND recipient=?3 AND state=0 RETURNING sender, msg_id";
+
 /// Marks the recipient's deliveries delivered and drops their ciphertext. Returns how many changed.
 pub(crate) fn ack(
     c: &Connection,
@@ -708,10 +779,7 @@ pub(crate) fn ack(
     seqs: &[u64],
     now: u64,
 ) -> Result<Vec<ReceiptChange>, StoreError> {
-    let mut st = c.prepare_cached(
-        "UPDATE deliveries SET state=1, delivered_at=?4, nonce=NULL, ciphertext=NULL
-         WHERE seq=?1 AND mesh_id=?2 AND recipient=?3 AND state=0 RETURNING sender, msg_id",
-    )?;
+    let mut st = c.prepare_cached(ACK_SQL)?;
     let mut acked = Vec::new();
     for seq in seqs {
         let rows: Vec<(String, String)> = st
@@ -727,19 +795,18 @@ pub(crate) fn ack(
     Ok(acked)
 }
 
+const BACKLOG_SQL: &str = "SELECT COALESCE(MAX(seq),0), count(*) FROM deliveries WHERE mesh_id=?1 AND recipient=?2 AND state=0 AND expires_at>?3";
+
 /// Highest queued delivery seq for a recipient (the end of its backlog), and how many are queued.
 pub(crate) fn backlog(c: &Connection, mesh: &MeshId, recipient: &KeyHex, now: u64) -> Result<(u64, u64), StoreError> {
-    Ok(c.query_row(
-        "SELECT COALESCE(MAX(seq),0), count(*) FROM deliveries WHERE mesh_id=?1 AND recipient=?2 AND state=0 AND expires_at>?3",
-        params![mesh.as_str(), recipient.to_string(), now],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?)
+    Ok(c.query_row(BACKLOG_SQL, params![mesh.as_str(), recipient.to_string(), now], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
+
+const EXPIRE_SQL: &str = "UPDATE deliveries SET state=2, nonce=NULL, ciphertext=NULL WHERE state=0 AND expires_at<=?1";
 
 /// Expires queued deliveries past their TTL and drops their ciphertext. Returns how many expired.
 pub(crate) fn expire(c: &Connection, now: u64) -> Result<u64, StoreError> {
-    Ok(c.execute("UPDATE deliveries SET state=2, nonce=NULL, ciphertext=NULL WHERE state=0 AND expires_at<=?1", [now])?
-        as u64)
+    Ok(c.execute(EXPIRE_SQL, [now])? as u64)
 }
 
 pub(crate) struct MessageStatus {
@@ -811,6 +878,17 @@ pub(crate) struct ReceiptChange {
     pub was_queued: bool,
 }
 
+/// A recipient's rows of one message id in the given states: found through the message (its key starts with
+/// (mesh, id)), then the deliveries' UNIQUE key, since schema v5 keeps no index by recipient and message id.
+/// `CROSS JOIN` fixes that order: without statistics the planner would rather walk the mesh's deliveries.
+fn receipt_find_sql(from: &str) -> String {
+    format!(
+        "SELECT d.seq, d.sender, d.state FROM messages m
+         CROSS JOIN deliveries d ON d.mesh_id=m.mesh_id AND d.sender=m.sender AND d.msg_id=m.id AND d.recipient=?2
+         WHERE m.mesh_id=?1 AND m.id=?3 AND d.state IN {from}"
+    )
+}
+
 /// Applies a recipient's receipt to its own deliveries of `ids`. States only move forward: surfaced settles
 /// queued, delivered or expired rows (a receipt proves the copy arrived, even when its ack was lost); read settles
 /// those and surfaced ones. A row that has no delivery time yet gets `now`, and its ciphertext is dropped as an ack
@@ -829,17 +907,16 @@ pub(crate) fn apply_receipt(
         ReceiptState::Surfaced => "(0,1,2)",
         ReceiptState::Read => "(0,1,2,3)",
     };
-    let mut find = c.prepare_cached(&format!(
-        "SELECT seq, sender, state FROM deliveries WHERE mesh_id=?1 AND recipient=?2 AND msg_id=?3 AND state IN {from}"
-    ))?;
+    let mut find = c.prepare_cached(&receipt_find_sql(from))?;
     let mut update = c.prepare_cached(match state {
         ReceiptState::Surfaced => {
             "UPDATE deliveries SET state=3, surfaced_at=?2, surfaced_via=?3, delivered_at=COALESCE(delivered_at, ?2),
-                nonce=NULL, ciphertext=NULL
+                nonce=NULL, ciphertext=NULL, attempts=MAX(attempts,1)
              WHERE seq=?1 AND state IN (0,1,2)"
         }
         ReceiptState::Read => {
-            "UPDATE deliveries SET state=4, read_at=?2, delivered_at=COALESCE(delivered_at, ?2), nonce=NULL, ciphertext=NULL
+            "UPDATE deliveries SET state=4, read_at=?2, delivered_at=COALESCE(delivered_at, ?2), nonce=NULL, ciphertext=NULL,
+                attempts=MAX(attempts,1)
              WHERE seq=?1 AND state IN (0,1,2,3)"
         }
     })?;
@@ -935,5 +1012,216 @@ mod full_store_tests {
             expires_at: u64::MAX / 2,
         };
         insert_message(&c, &m, &[(bob, "n".into(), "c".repeat(27_000))]).expect("room again after the acks");
+    }
+}
+
+#[cfg(test)]
+mod schema_v5_tests {
+    use super::*;
+
+    /// The messaging tables as schema v4 left them (v1 plus the v2–v4 steps), verbatim.
+    const SCHEMA_V4: &str = "BEGIN;
+        CREATE TABLE meshes(id TEXT PRIMARY KEY, name TEXT NOT NULL, owner_key TEXT NOT NULL, created_at INTEGER NOT NULL);
+        CREATE TABLE members(mesh_id TEXT NOT NULL REFERENCES meshes(id), member_key TEXT NOT NULL, role TEXT NOT NULL,
+            name TEXT NOT NULL, joined_at INTEGER NOT NULL, invite_id TEXT, PRIMARY KEY(mesh_id, member_key));
+        CREATE TABLE peers(mesh_id TEXT NOT NULL, session_key TEXT NOT NULL, member_key TEXT NOT NULL, name TEXT NOT NULL,
+            attest_at INTEGER NOT NULL, attest_sig TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'idle',
+            summary TEXT NOT NULL DEFAULT '', visible INTEGER NOT NULL DEFAULT 1, groups TEXT NOT NULL DEFAULT '[]',
+            last_seen INTEGER NOT NULL, created_at INTEGER NOT NULL,
+            PRIMARY KEY(mesh_id, session_key), UNIQUE(mesh_id, name));
+        CREATE TABLE invites(id TEXT PRIMARY KEY, mesh_id TEXT NOT NULL, issuer TEXT NOT NULL, role TEXT NOT NULL,
+            expires_at INTEGER NOT NULL, max_uses INTEGER NOT NULL, uses INTEGER NOT NULL DEFAULT 0, token TEXT NOT NULL,
+            created_at INTEGER NOT NULL, revoked_at INTEGER);
+        CREATE TABLE messages(mesh_id TEXT NOT NULL, sender TEXT NOT NULL, id TEXT NOT NULL, sender_member TEXT NOT NULL,
+            to_spec TEXT NOT NULL, priority TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+            PRIMARY KEY(mesh_id, sender, id));
+        CREATE TABLE deliveries(seq INTEGER PRIMARY KEY AUTOINCREMENT, mesh_id TEXT NOT NULL, sender TEXT NOT NULL,
+            msg_id TEXT NOT NULL, recipient TEXT NOT NULL, nonce TEXT, ciphertext TEXT, state INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, delivered_at INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
+            UNIQUE(mesh_id, sender, msg_id, recipient));
+        CREATE INDEX deliveries_pending ON deliveries(mesh_id, recipient, state, seq);
+        CREATE INDEX deliveries_expiry ON deliveries(state, expires_at);
+        ALTER TABLE deliveries ADD COLUMN surfaced_at INTEGER;
+        ALTER TABLE deliveries ADD COLUMN surfaced_via TEXT;
+        ALTER TABLE deliveries ADD COLUMN read_at INTEGER;
+        CREATE INDEX deliveries_by_recipient ON deliveries(mesh_id, recipient, msg_id);
+        CREATE INDEX messages_by_id ON messages(mesh_id, id);
+        ALTER TABLE peers ADD COLUMN cwd TEXT;
+        ALTER TABLE peers ADD COLUMN branch TEXT;
+        PRAGMA user_version = 4;
+        COMMIT;";
+
+    fn indexes(c: &Connection) -> Vec<String> {
+        let mut st = c
+            .prepare("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='deliveries' ORDER BY name")
+            .unwrap();
+        st.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    }
+
+    /// A v4 database with a queued and a delivered message upgrades in place: its rows stay where the pump,
+    /// the backlog count and receipts find them.
+    #[test]
+    fn a_v4_database_migrates_to_partial_indexes_and_keeps_its_deliveries() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(SCHEMA_V4).unwrap();
+        let (mesh, alice, bob, member) = (MeshId::generate(), KeyHex([1; 32]), KeyHex([2; 32]), KeyHex([3; 32]));
+        create_mesh(&c, &mesh, "m", &member, 1).unwrap();
+        let att = Attestation { issued_at_ms: 1, signature: "00".repeat(64) };
+        upsert_peer(&c, &mesh, &alice, &member, "alice", &att, 1).unwrap();
+        upsert_peer(&c, &mesh, &bob, &member, "bob", &att, 1).unwrap();
+        let (queued, delivered) = (MessageId::generate(), MessageId::generate());
+        for id in [&queued, &delivered] {
+            let m = NewMessage {
+                mesh: &mesh,
+                sender: &alice,
+                sender_member: &member,
+                id,
+                to: "bob",
+                priority: Priority::Next,
+                now: 1,
+                expires_at: 1_000,
+            };
+            insert_message(&c, &m, &[(bob, "n".into(), "c".into())]).unwrap();
+        }
+        let old = fetch_pending(&c, &mesh, &bob, 0, 10, 2).unwrap();
+        assert_eq!(old.len(), 2);
+        let d_seq = old.iter().find(|d| d.id == delivered).unwrap().delivery;
+        assert_eq!(ack(&c, &mesh, &bob, &[d_seq], 3).unwrap().len(), 1);
+
+        migrate(&c).unwrap();
+        let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, 6);
+        let messages: i64 = c.query_row("SELECT count(*) FROM messages", [], |r| r.get(0)).unwrap();
+        assert_eq!(messages, 2, "v6 rebuilt the messages table with its rows");
+        assert_eq!(indexes(&c), ["deliveries_expiry", "deliveries_pending", "sqlite_autoindex_deliveries_1"]);
+        let pending = fetch_pending(&c, &mesh, &bob, 0, 10, 4).unwrap();
+        assert_eq!(pending.iter().map(|d| &d.id).collect::<Vec<_>>(), [&queued]);
+        assert_eq!(backlog(&c, &mesh, &bob, 4).unwrap(), (pending[0].delivery, 1));
+        let read =
+            apply_receipt(&c, &mesh, &bob, std::slice::from_ref(&delivered), ReceiptState::Read, None, 5).unwrap();
+        assert_eq!(read.len(), 1);
+        assert!(!read[0].was_queued);
+        let surfaced = apply_receipt(
+            &c,
+            &mesh,
+            &bob,
+            std::slice::from_ref(&queued),
+            ReceiptState::Surfaced,
+            Some(ReceiptVia::Channel),
+            5,
+        )
+        .unwrap();
+        assert!(surfaced[0].was_queued);
+        assert!(fetch_pending(&c, &mesh, &bob, 0, 10, 6).unwrap().is_empty());
+        assert_eq!(expire(&c, 2_000).unwrap(), 0, "nothing queued is left to expire");
+        // Migrating again changes nothing.
+        migrate(&c).unwrap();
+        assert_eq!(indexes(&c).len(), 3);
+    }
+
+    fn plan(c: &Connection, sql: &str) -> String {
+        let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        // Unbound parameters are NULL, which is all a plan needs.
+        let mut rows = st.raw_query();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().unwrap() {
+            out.push(r.get::<_, String>(3).unwrap());
+        }
+        out.join(" | ")
+    }
+
+    /// Every delivery query stays on an index after v5 (a scan of `deliveries` would run on the writer thread for
+    /// every send behind it).
+    #[test]
+    fn delivery_queries_use_the_v5_indexes() {
+        let c = Connection::open_in_memory().unwrap();
+        migrate(&c).unwrap();
+        let expect = [
+            (pending_sql(), "d USING INDEX deliveries_pending"),
+            (BACKLOG_SQL.to_string(), "deliveries USING INDEX deliveries_pending"),
+            (REMOVE_QUEUED_SQL.to_string(), "deliveries USING INDEX deliveries_pending"),
+            (EXPIRE_SQL.to_string(), "deliveries USING INDEX deliveries_expiry"),
+            (ACK_SQL.to_string(), "deliveries USING INTEGER PRIMARY KEY"),
+            (receipt_find_sql("(0,1,2)"), "d USING INDEX sqlite_autoindex_deliveries_1"),
+        ];
+        for (sql, wanted) in expect {
+            let p = plan(&c, &sql);
+            assert!(p.contains(wanted), "{sql}\n→ {p}");
+            assert!(!p.contains("SCAN d ") && !p.ends_with("SCAN d") && !p.contains("SCAN deliveries"), "{sql}\n→ {p}");
+        }
+        let receipt = plan(&c, &receipt_find_sql("(0,1,2)"));
+        assert!(receipt.contains("m USING PRIMARY KEY (mesh_id=? AND id=?)"), "{receipt}");
+        let status = plan(&c, "SELECT sender FROM messages WHERE mesh_id=?1 AND id=?2 AND sender_member=?3");
+        assert!(status.contains("USING PRIMARY KEY (mesh_id=? AND id=?)"), "{status}");
+        let deliver = plan(&c, &pending_sql());
+        assert!(deliver.contains("m USING PRIMARY KEY (mesh_id=? AND id=? AND sender=?)"), "{deliver}");
+    }
+}
+
+#[cfg(test)]
+mod attempt_tests {
+    use super::*;
+
+    fn one_queued(c: &Connection) -> (MeshId, KeyHex) {
+        migrate(c).unwrap();
+        let (mesh, alice, bob, member) = (MeshId::generate(), KeyHex([1; 32]), KeyHex([2; 32]), KeyHex([3; 32]));
+        create_mesh(c, &mesh, "m", &member, 1).unwrap();
+        let att = Attestation { issued_at_ms: 1, signature: "00".repeat(64) };
+        upsert_peer(c, &mesh, &alice, &member, "alice", &att, 1).unwrap();
+        upsert_peer(c, &mesh, &bob, &member, "bob", &att, 1).unwrap();
+        let id = MessageId::generate();
+        let m = NewMessage {
+            mesh: &mesh,
+            sender: &alice,
+            sender_member: &member,
+            id: &id,
+            to: "bob",
+            priority: Priority::Next,
+            now: 1,
+            expires_at: 1_000,
+        };
+        insert_message(c, &m, &[(bob, "n".into(), "c".into())]).unwrap();
+        (mesh, bob)
+    }
+
+    fn attempts(c: &Connection) -> i64 {
+        c.query_row("SELECT attempts FROM deliveries", [], |r| r.get(0)).unwrap()
+    }
+
+    /// The first push leaves the row alone and its ack counts it; a redelivery still says so (timeout on the same
+    /// connection, or after the connection closed with it unacknowledged) and is counted.
+    #[test]
+    fn first_push_is_counted_by_the_ack_and_redeliveries_still_grow() {
+        let c = Connection::open_in_memory().unwrap();
+        let (mesh, bob) = one_queued(&c);
+        let first = fetch_pending(&c, &mesh, &bob, 0, 10, 2).unwrap();
+        assert_eq!(first[0].attempt, 1);
+        assert_eq!(attempts(&c), 0, "the first push does not rewrite the row");
+        let again = fetch_by_seq(&c, &bob, &[first[0].delivery], 2).unwrap();
+        assert_eq!(again[0].attempt, 2, "an ack-timeout redelivery");
+        assert_eq!(attempts(&c), 2);
+        assert_eq!(ack(&c, &mesh, &bob, &[first[0].delivery], 3).unwrap().len(), 1);
+        assert_eq!(attempts(&c), 2);
+
+        let c = Connection::open_in_memory().unwrap();
+        let (mesh, bob) = one_queued(&c);
+        let first = fetch_pending(&c, &mesh, &bob, 0, 10, 2).unwrap();
+        count_first_pushes(&c, &[first[0].delivery]).unwrap();
+        count_first_pushes(&c, &[first[0].delivery]).unwrap();
+        assert_eq!(attempts(&c), 1, "counted once however often the close is seen");
+        let next = fetch_pending(&c, &mesh, &bob, 0, 10, 2).unwrap();
+        assert_eq!(next[0].attempt, 2, "pushed again on the next connection");
+        bump_attempts_of(&c, &[(next[0].delivery, 2)]).unwrap();
+        assert_eq!(attempts(&c), 2);
+        ack(&c, &mesh, &bob, &[next[0].delivery], 3).unwrap();
+        assert_eq!(attempts(&c), 2);
+
+        let c = Connection::open_in_memory().unwrap();
+        let (mesh, bob) = one_queued(&c);
+        let first = fetch_pending(&c, &mesh, &bob, 0, 10, 2).unwrap();
+        ack(&c, &mesh, &bob, &[first[0].delivery], 3).unwrap();
+        assert_eq!(attempts(&c), 1, "the ack counts the first push");
+        count_first_pushes(&c, &[first[0].delivery]).unwrap();
+        assert_eq!(attempts(&c), 1, "an acked row is left alone");
     }
 }
