@@ -28,18 +28,43 @@ pub(super) struct Corpus {
     pub docs: HashMap<String, u64>,
 }
 
-/// bm25 of one note (its terms) for the query terms; higher is better. A term in more than half the notes gets
-/// FTS5's floor weight (1e-6), so common words filter without ranking.
-pub(super) fn score(corpus: &Corpus, query: &[String], note: &[String]) -> f64 {
+/// How often each query term occurs in a note's text and tags, counted without building the note's term list
+/// (a recall scores hundreds of candidates).
+pub(super) fn frequencies(query: &[String], text: &str, tags: &[String]) -> Vec<u32> {
+    let mut tf = vec![0u32; query.len()];
+    let words = std::iter::once(text).chain(tags.iter().map(String::as_str));
+    for w in words.flat_map(|s| s.split(|c: char| !c.is_alphanumeric())).filter(|w| !w.is_empty()) {
+        for (q, n) in query.iter().zip(tf.iter_mut()) {
+            if same_word(w, q) {
+                *n += 1;
+            }
+        }
+    }
+    tf
+}
+
+/// Whether `word` lowercases to `lower` (as `terms` would fold it), without allocating.
+fn same_word(word: &str, lower: &str) -> bool {
+    if word.is_ascii() {
+        return word.eq_ignore_ascii_case(lower);
+    }
+    word.chars().flat_map(char::to_lowercase).eq(lower.chars())
+}
+
+/// bm25 of one note for the query terms, from each term's count in the note (`tf`, as `frequencies` gives) and
+/// the note's length in terms; higher is better. A term in more than half the notes gets FTS5's floor weight
+/// (1e-6), so common words filter without ranking.
+pub(super) fn score(corpus: &Corpus, query: &[String], tf: &[u32], len: u64) -> f64 {
     let n = corpus.notes.max(1) as f64;
     let avg = (corpus.terms as f64 / n).max(1.0);
-    let len = note.len() as f64;
+    let len = len as f64;
     query
         .iter()
-        .map(|q| {
+        .zip(tf)
+        .map(|(q, &tf)| {
             let hits = corpus.docs.get(q).copied().unwrap_or(0) as f64;
             let idf = (((n - hits + 0.5) / (hits + 0.5)).ln()).max(1e-6);
-            let tf = note.iter().filter(|t| *t == q).count() as f64;
+            let tf = f64::from(tf);
             idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / avg))
         })
         .sum()
@@ -59,15 +84,28 @@ mod tests {
         assert_eq!(note_terms("a b", &["area:db".into()]), ["a", "b", "area", "db"]);
     }
 
+    /// Scores a note the way recall does: frequencies from its text, its length from `note_terms`.
+    fn scored(corpus: &Corpus, query: &str, text: &str) -> f64 {
+        let q = words(query);
+        let len = note_terms(text, &[]).len() as u64;
+        score(corpus, &q, &frequencies(&q, text, &[]), len)
+    }
+
+    #[test]
+    fn frequencies_fold_case_like_terms_and_count_tags() {
+        let q = words("db straße ab");
+        assert_eq!(frequencies(&q, "DB, db; Db-dB STRASSE Straße", &["area:db".into(), "AB".into()]), [5, 1, 1]);
+        assert_eq!(frequencies(&q, "dbx xdb abc", &[]), [0, 0, 0]);
+    }
+
     #[test]
     fn more_mentions_and_rarer_words_rank_higher() {
         let docs = HashMap::from([("postgres".to_string(), 2), ("the".to_string(), 10)]);
         let corpus = Corpus { notes: 10, terms: 60, docs };
-        let q = words("postgres");
-        let once = score(&corpus, &q, &words("postgres once here and there ok"));
-        let thrice = score(&corpus, &q, &words("postgres postgres postgres and there ok"));
+        let once = scored(&corpus, "postgres", "postgres once here and there ok");
+        let thrice = scored(&corpus, "postgres", "postgres postgres postgres and there ok");
         assert!(thrice > once && once > 0.0);
-        let common = score(&corpus, &words("the"), &words("the the the"));
+        let common = scored(&corpus, "the", "the the the");
         assert!(common < 1e-5, "a word in every note weighs nothing: {common}");
     }
 }

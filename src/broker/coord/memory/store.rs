@@ -247,6 +247,19 @@ pub(super) struct Recall {
     pub limit: u32,
 }
 
+/// The candidate scan: FTS5's matches (parameters `m`, `lo`, `hi`), newest first, each read from `memories` by
+/// row id. CROSS JOIN keeps that order of loops: left to the planner, SQLite 3.54 walked every note of the mesh
+/// by `memories_recent` and probed the matches (p50 9.6 ms at 100,000 notes).
+fn candidates_sql(m: &str, lo: &str, hi: &str, filters: &str) -> String {
+    format!(
+        "SELECT m.rid, m.text, m.tags, m.len FROM
+            (SELECT rowid FROM memory_fts WHERE memory_fts MATCH {m} AND rowid BETWEEN {lo} AND {hi}
+             ORDER BY rowid DESC LIMIT {CANDIDATES}) f
+         CROSS JOIN memories m ON m.rid = f.rowid
+         WHERE m.mesh_id = ?1 AND m.forgotten = 0{filters}"
+    )
+}
+
 /// Live notes matching the filters: ranked by bm25 with a query, newest first without.
 pub(super) fn recall(c: &Connection, q: &Recall) -> Result<Vec<MemoryNote>, StoreError> {
     let Some((no, notes, _, terms)) = meta(c, &q.mesh)? else { return Ok(Vec::new()) };
@@ -287,16 +300,9 @@ pub(super) fn recall(c: &Connection, q: &Recall) -> Result<Vec<MemoryNote>, Stor
     let m = arg(Sql::Text(expr.clone()), &mut args);
     let lo = arg(Sql::Integer(no << MESH_SHIFT), &mut args);
     let hi = arg(Sql::Integer(((no + 1) << MESH_SHIFT) - 1), &mut args);
-    // FTS5 only finds the candidates (the mesh by row id range, newest first); ranking them is ours (rank.rs).
-    let sql = format!(
-        "SELECT {NOTE_COLS} FROM
-            (SELECT rowid FROM memory_fts WHERE memory_fts MATCH {m} AND rowid BETWEEN {lo} AND {hi}
-             ORDER BY rowid DESC LIMIT {CANDIDATES}) f
-         JOIN memories m ON m.rid = f.rowid
-         WHERE m.mesh_id = ?1 AND m.forgotten = 0{filters}"
-    );
-    let mut st = c.prepare_cached(&sql)?;
-    let found: Vec<MemoryNote> = st.query_map(params_from_iter(args), note_from)?.collect::<Result<_, _>>()?;
+    // FTS5 only finds the candidates (the mesh by row id range, newest first); ranking them is ours (rank.rs),
+    // from each candidate's text, tags and stored length; only the top `limit` are read in full.
+    let sql = candidates_sql(&m, &lo, &hi, &filters);
     let mut docs = std::collections::HashMap::new();
     let mut df = c.prepare_cached("SELECT docs FROM memory_df WHERE no = ?1 AND term = ?2")?;
     for t in &q.terms {
@@ -304,16 +310,28 @@ pub(super) fn recall(c: &Connection, q: &Recall) -> Result<Vec<MemoryNote>, Stor
         docs.insert(t.clone(), u(n.unwrap_or(0)));
     }
     let corpus = super::rank::Corpus { notes: u(notes), terms: u(terms), docs };
-    let mut scored: Vec<MemoryNote> = found
-        .into_iter()
-        .map(|mut n| {
-            n.score = Some(super::rank::score(&corpus, &q.terms, &super::rank::note_terms(&n.text, &n.tags)));
-            n
-        })
-        .collect();
-    scored.sort_by(|a, b| b.score.unwrap_or(0.0).total_cmp(&a.score.unwrap_or(0.0)));
+    let mut st = c.prepare_cached(&sql)?;
+    let mut rows = st.query(params_from_iter(args))?;
+    let mut scored: Vec<(f64, i64)> = Vec::new();
+    while let Some(r) = rows.next()? {
+        let text = r.get_ref(1)?.as_str().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let tags = r.get_ref(2)?.as_str().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let tags: Vec<String> = serde_json::from_str(tags).unwrap_or_default();
+        let tf = super::rank::frequencies(&q.terms, text, &tags);
+        scored.push((super::rank::score(&corpus, &q.terms, &tf, u(r.get(3)?)), r.get(0)?));
+    }
+    // Best first; among equals the newer (higher row id) first, as the candidates came.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
     scored.truncate(q.limit as usize);
-    Ok(scored)
+    let mut full = c.prepare_cached(&format!("SELECT {NOTE_COLS} FROM memories m WHERE m.rid = ?1"))?;
+    scored
+        .into_iter()
+        .map(|(score, rid)| {
+            let mut n = full.query_row([rid], note_from)?;
+            n.score = Some(score);
+            Ok(n)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -358,6 +376,21 @@ mod tests {
             limit: 20,
         };
         recall(c, &q).expect("recall").into_iter().map(|n| n.text).collect()
+    }
+
+    #[test]
+    fn candidates_are_read_by_row_id_not_by_walking_the_mesh() {
+        let c = db();
+        let filters = " AND m.author = ?5 AND m.created_at_ms >= ?6";
+        let sql = format!("EXPLAIN QUERY PLAN {}", candidates_sql("?2", "?3", "?4", filters));
+        let mut st = c.prepare(&sql).expect("plan");
+        let plan: Vec<String> = st
+            .query_map(params!["m", "\"x\"", 1, 2, "a", 0], |r| r.get::<_, String>(3))
+            .expect("plan")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert!(plan.iter().any(|p| p.starts_with("SEARCH m USING INTEGER PRIMARY KEY")), "{plan:?}");
+        assert!(!plan.iter().any(|p| p.contains("memories_recent")), "{plan:?}");
     }
 
     #[test]
