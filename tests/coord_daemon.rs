@@ -4,12 +4,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::local_api::LocalApi;
+use support::local_api::{LocalApi, Subscription};
 use support::{Home, mesh_of_two, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -17,82 +16,6 @@ const WAIT: Duration = Duration::from_secs(30);
 fn api(home: &Home) -> LocalApi {
     home.json(&["peers"]);
     LocalApi::connect(home, "cli", None)
-}
-
-/// A local connection turned into a notification stream by `method`.
-struct Listener {
-    reader: BufReader<UnixStream>,
-}
-
-impl Listener {
-    fn start(home: &Home, method: &str, params: Value) -> (Listener, Value) {
-        let stream = UnixStream::connect(home.path().join("daemon.sock")).expect("daemon socket");
-        stream.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
-        let mut writer = stream.try_clone().expect("clone");
-        let hello = json!({"jsonrpc": "2.0", "id": 1, "method": "daemon.hello", "params": {"protocol": 1,
-            "version": "test", "build": "test", "session": "cli", "name": null, "client": "test"}});
-        let req = json!({"jsonrpc": "2.0", "id": 2, "method": method, "params": params});
-        writeln!(writer, "{hello}\n{req}").expect("write");
-        let mut l = Listener { reader: BufReader::new(stream) };
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if let Some(msg) = l.line()
-                && msg["id"] == 2
-            {
-                let result = msg.get("result").cloned().unwrap_or_else(|| panic!("{method}: {msg}"));
-                return (l, result);
-            }
-        }
-        panic!("no answer to {method}");
-    }
-
-    fn line(&mut self) -> Option<Value> {
-        let mut line = String::new();
-        match self.reader.read_line(&mut line) {
-            Ok(n) if n > 0 => serde_json::from_str(&line).ok(),
-            _ => None,
-        }
-    }
-
-    /// The response with `id`.
-    fn wait_reply(&mut self, id: u64) -> Option<Value> {
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if let Some(msg) = self.line()
-                && msg["id"] == id
-            {
-                return Some(msg);
-            }
-        }
-        None
-    }
-
-    /// A notification of `method` within `within`.
-    fn wait_for_within(&mut self, method: &str, within: Duration) -> Option<Value> {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Some(msg) = self.line()
-                && msg["method"] == method
-            {
-                return Some(msg["params"].clone());
-            }
-        }
-        None
-    }
-
-    /// The first notification of `method` whose params satisfy `wanted`.
-    fn wait_for(&mut self, method: &str, wanted: impl Fn(&Value) -> bool) -> Option<Value> {
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if let Some(msg) = self.line()
-                && msg["method"] == method
-                && wanted(&msg["params"])
-            {
-                return Some(msg["params"].clone());
-            }
-        }
-        None
-    }
 }
 
 #[test]
@@ -125,8 +48,8 @@ fn state_changes_reach_local_watchers_by_prefix_and_events_subscribe() {
     let pair = mesh_of_two(&broker);
     let mut bob = api(&pair.bob);
     api(&pair.alice);
-    let (mut watch, _) = Listener::start(&pair.alice, "state.watch", json!({"prefix": "ci/"}));
-    let (mut events, _) = Listener::start(&pair.alice, "events.subscribe", json!({}));
+    let (mut watch, _) = Subscription::start(&pair.alice, "cli", "state.watch", json!({"prefix": "ci/"}));
+    let (mut events, _) = Subscription::start(&pair.alice, "cli", "events.subscribe", json!({}));
     bob.ok("state.set", json!({"key": "docs/x", "value": 0}));
     bob.ok("state.set", json!({"key": "ci/main", "value": "red"}));
     let change = watch.wait_for("state.changed", |_| true).expect("a state.changed");
@@ -146,7 +69,7 @@ fn a_stream_subscription_forwards_data_and_comes_back_after_a_broker_restart() {
     let mut bob = api(&pair.bob);
     api(&pair.alice);
     bob.ok("stream.create", json!({"name": "build-log"}));
-    let (mut sub, answer) = Listener::start(&pair.alice, "stream.subscribe", json!({"name": "build-log"}));
+    let (mut sub, answer) = Subscription::start(&pair.alice, "cli", "stream.subscribe", json!({"name": "build-log"}));
     assert_eq!(answer["name"], "build-log", "{answer}");
     bob.ok("stream.publish", json!({"name": "build-log", "data": {"line": 1}}));
     let data = sub.wait_for("stream.data", |_| true).expect("stream.data");
@@ -199,8 +122,8 @@ fn state_unwatch_ends_only_the_callers_matching_watch() {
     let broker = support::Broker::start();
     let pair = mesh_of_two(&broker);
     let mut alice = api(&pair.alice);
-    let (mut kept, _) = Listener::start(&pair.alice, "state.watch", json!({"prefix": "u/"}));
-    let (mut ended, _) = Listener::start(&pair.alice, "state.watch", json!({"prefix": "u/"}));
+    let (mut kept, _) = Subscription::start(&pair.alice, "cli", "state.watch", json!({"prefix": "u/"}));
+    let (mut ended, _) = Subscription::start(&pair.alice, "cli", "state.watch", json!({"prefix": "u/"}));
     let mut writer = ended.reader.get_ref().try_clone().expect("clone");
     writeln!(writer, "{}", json!({"jsonrpc": "2.0", "id": 3, "method": "state.unwatch", "params": {"prefix": "u/"}}))
         .expect("write");
@@ -228,7 +151,7 @@ fn events_subscribe_alone_follows_state_changes() {
     let pair = mesh_of_two(&broker);
     let mut bob = api(&pair.bob);
     api(&pair.alice);
-    let (mut events, _) = Listener::start(&pair.alice, "events.subscribe", json!({}));
+    let (mut events, _) = Subscription::start(&pair.alice, "cli", "events.subscribe", json!({}));
     // The daemon makes its broker-side watch in the background: write until one change shows.
     let mut n = 0;
     let seen = wait_until(WAIT, || {

@@ -6,13 +6,11 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::local_api::LocalApi;
+use support::local_api::{LocalApi, Subscription};
 use support::{Broker, Home, mesh_of_two, wait_until};
 
 /// `unavailable` (docs/protocol.md error codes).
@@ -180,7 +178,7 @@ fn a_queued_write_the_broker_refuses_is_reported_failed_and_later_ones_still_app
     broker.kill();
     queued(&alice.ok("state.set", json!({"key": "bad key with spaces", "value": 1})));
     queued(&alice.ok("state.set", json!({"key": "after", "value": "applied"})));
-    let (mut events, _) = Watcher::start(&pair.alice, "events.subscribe", json!({}));
+    let (mut events, _) = Subscription::start(&pair.alice, "watcher", "events.subscribe", json!({}));
     broker.restart();
     assert!(drained(&mut alice), "{}", coord_outbox(&mut alice));
     let told = events.collect("coord.failed", |got| !got.is_empty());
@@ -213,56 +211,6 @@ fn a_daemon_killed_with_queued_writes_replays_them_after_it_restarts() {
     assert_eq!(values, [json!(0), json!(1), json!(2)], "{list}");
 }
 
-/// A local client that turned its connection into a notification stream.
-struct Watcher {
-    reader: BufReader<UnixStream>,
-}
-
-impl Watcher {
-    fn start(home: &Home, method: &str, params: Value) -> (Watcher, Value) {
-        let stream = UnixStream::connect(home.path().join("daemon.sock")).expect("daemon socket");
-        stream.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
-        let mut writer = stream.try_clone().expect("clone");
-        let hello = json!({"jsonrpc": "2.0", "id": 1, "method": "daemon.hello", "params": {"protocol": 1,
-            "version": "test", "build": "test", "session": "watcher", "name": null, "client": "test"}});
-        let req = json!({"jsonrpc": "2.0", "id": 2, "method": method, "params": params});
-        writeln!(writer, "{hello}\n{req}").expect("write");
-        let mut w = Watcher { reader: BufReader::new(stream) };
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if let Some(msg) = w.line()
-                && msg["id"] == 2
-            {
-                let result = msg.get("result").cloned().unwrap_or_else(|| panic!("{method}: {msg}"));
-                return (w, result);
-            }
-        }
-        panic!("no answer to {method}");
-    }
-
-    fn line(&mut self) -> Option<Value> {
-        let mut line = String::new();
-        match self.reader.read_line(&mut line) {
-            Ok(n) if n > 0 => serde_json::from_str(&line).ok(),
-            _ => None,
-        }
-    }
-
-    /// Notifications of `method` until `done` holds for the collected list (or the deadline).
-    fn collect(&mut self, method: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let mut got = Vec::new();
-        let deadline = Instant::now() + WAIT;
-        while !done(&got) && Instant::now() < deadline {
-            if let Some(msg) = self.line()
-                && msg["method"] == method
-            {
-                got.push(msg["params"].clone());
-            }
-        }
-        got
-    }
-}
-
 #[test]
 fn a_local_state_watch_sees_every_change_once_and_in_order_across_a_broker_restart() {
     let mut broker = Broker::start();
@@ -270,7 +218,7 @@ fn a_local_state_watch_sees_every_change_once_and_in_order_across_a_broker_resta
     let mut alice = api(&pair.alice);
     let mut bob = api(&pair.bob);
     alice.ok("state.set", json!({"key": "w/0", "value": "before the watch"}));
-    let (mut watch, started) = Watcher::start(&pair.alice, "state.watch", json!({"prefix": "w/"}));
+    let (mut watch, started) = Subscription::start(&pair.alice, "watcher", "state.watch", json!({"prefix": "w/"}));
     assert!(started["seq"].as_u64().is_some(), "{started}");
 
     alice.ok("state.set", json!({"key": "w/1", "value": 1}));
@@ -303,7 +251,7 @@ fn many_queued_writes_replay_in_the_order_they_were_made() {
     let mut alice = api(&pair.alice);
     let mut bob = api(&pair.bob);
     bob.ok("state.list", json!({}));
-    let (mut watch, _) = Watcher::start(&pair.bob, "state.watch", json!({"prefix": "q/"}));
+    let (mut watch, _) = Subscription::start(&pair.bob, "watcher", "state.watch", json!({"prefix": "q/"}));
     broker.kill();
     let started = Instant::now();
     for i in 0..N {

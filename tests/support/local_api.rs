@@ -65,3 +65,91 @@ impl LocalApi {
         self.call(method, params).unwrap_or_else(|e| panic!("{method}: {e}"))
     }
 }
+
+/// A local connection that `method` (`state.watch`, `stream.subscribe`, `events.subscribe` …) turned into a
+/// notification stream for `session`. Every wait reads with a deadline; nothing sleeps.
+pub struct Subscription {
+    pub reader: BufReader<UnixStream>,
+}
+
+const SUBSCRIPTION_WAIT: Duration = Duration::from_secs(30);
+
+impl Subscription {
+    /// Says hello as `session`, sends `method`, and returns the stream with the method's result.
+    pub fn start(home: &Home, session: &str, method: &str, params: Value) -> (Subscription, Value) {
+        let stream = UnixStream::connect(home.path().join("daemon.sock")).expect("daemon socket");
+        stream.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        let mut writer = stream.try_clone().expect("clone");
+        let hello = json!({"jsonrpc": "2.0", "id": 1, "method": "daemon.hello", "params": {"protocol": 1,
+            "version": "test", "build": "test", "session": session, "name": null, "client": "test"}});
+        let req = json!({"jsonrpc": "2.0", "id": 2, "method": method, "params": params});
+        writeln!(writer, "{hello}\n{req}").expect("write");
+        let mut s = Subscription { reader: BufReader::new(stream) };
+        let answer = s.wait_reply(2).unwrap_or_else(|| panic!("no answer to {method}"));
+        let result = answer.get("result").cloned().unwrap_or_else(|| panic!("{method}: {answer}"));
+        (s, result)
+    }
+
+    /// The next line as JSON, or `None` after the 200 ms read timeout.
+    pub fn line(&mut self) -> Option<Value> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(n) if n > 0 => serde_json::from_str(&line).ok(),
+            _ => None,
+        }
+    }
+
+    /// The response with `id`.
+    pub fn wait_reply(&mut self, id: u64) -> Option<Value> {
+        let deadline = std::time::Instant::now() + SUBSCRIPTION_WAIT;
+        while std::time::Instant::now() < deadline {
+            if let Some(msg) = self.line()
+                && msg["id"] == id
+            {
+                return Some(msg);
+            }
+        }
+        None
+    }
+
+    /// A notification of `method` within `within`.
+    pub fn wait_for_within(&mut self, method: &str, within: Duration) -> Option<Value> {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Some(msg) = self.line()
+                && msg["method"] == method
+            {
+                return Some(msg["params"].clone());
+            }
+        }
+        None
+    }
+
+    /// The first notification of `method` whose params satisfy `wanted`.
+    pub fn wait_for(&mut self, method: &str, wanted: impl Fn(&Value) -> bool) -> Option<Value> {
+        let deadline = std::time::Instant::now() + SUBSCRIPTION_WAIT;
+        while std::time::Instant::now() < deadline {
+            if let Some(msg) = self.line()
+                && msg["method"] == method
+                && wanted(&msg["params"])
+            {
+                return Some(msg["params"].clone());
+            }
+        }
+        None
+    }
+
+    /// Notifications of `method` until `done` holds for the collected list (or the deadline).
+    pub fn collect(&mut self, method: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + SUBSCRIPTION_WAIT;
+        while !done(&got) && std::time::Instant::now() < deadline {
+            if let Some(msg) = self.line()
+                && msg["method"] == method
+            {
+                got.push(msg["params"].clone());
+            }
+        }
+        got
+    }
+}
